@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/gustfaas/gust/internal/api"
+	"github.com/gustfaas/gust/internal/bus/inproc"
+	"github.com/gustfaas/gust/internal/controller"
+	"github.com/gustfaas/gust/internal/invoker"
+	"github.com/gustfaas/gust/internal/runtimes"
+	"github.com/gustfaas/gust/internal/sandbox"
+	"github.com/gustfaas/gust/internal/sandbox/process"
+	"github.com/gustfaas/gust/internal/store/sqlite"
+	"github.com/gustfaas/gust/internal/whisk"
+)
+
+// serverConfig is everything `gust serve` can be told.
+type serverConfig struct {
+	Addr     string
+	DataDir  string
+	APIHost  string // public URL of the API; default http://Addr
+	GuestKey string // uuid:secret, replaces the generated guest key
+	// CacheDir keeps what is worth keeping across data directories: the
+	// runtimes' launchers and Go's build cache (compiling the standard
+	// library once, not once per data directory).
+	CacheDir      string
+	Sandbox       string // process (the only driver yet) or auto
+	UserMemoryMB  int
+	KeepAlive     time.Duration
+	StemCells     map[string]int
+	ShutdownGrace time.Duration
+	Controller    controller.Config
+	Logger        *slog.Logger
+}
+
+func defaultServerConfig() serverConfig {
+	return serverConfig{
+		Addr:          "127.0.0.1:3233",
+		CacheDir:      defaultCacheDir(),
+		Sandbox:       "auto",
+		UserMemoryMB:  invoker.DefaultConfig().UserMemoryMB,
+		KeepAlive:     invoker.DefaultConfig().KeepAlive,
+		StemCells:     map[string]int{"nodejs:20": 1, "python:3.11": 1},
+		ShutdownGrace: 30 * time.Second,
+		Controller:    controller.DefaultConfig(),
+	}
+}
+
+// server is a running single-process platform.
+type server struct {
+	cfg      serverConfig
+	ln       net.Listener
+	http     *http.Server
+	store    *sqlite.Store
+	bus      *inproc.Bus
+	driver   sandbox.Driver
+	recorder *invoker.Recorder
+	invoker  *invoker.Invoker
+	consumer *invoker.Consumer
+	guestKey whisk.AuthKey
+	keyKnown bool
+	served   chan error
+}
+
+// startServer opens the store, starts every component and begins serving.
+func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			s.close(context.Background())
+		}
+	}()
+	if s.store, err = sqlite.Open(storePath(cfg.DataDir)); err != nil {
+		return nil, fmt.Errorf("opening the store: %w", err)
+	}
+	if s.guestKey, s.keyKnown, err = ensureGuest(ctx, s.store, cfg.DataDir, cfg.GuestKey); err != nil {
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, err
+	}
+	if cfg.APIHost == "" {
+		cfg.APIHost = "http://" + s.ln.Addr().String()
+		s.cfg.APIHost = cfg.APIHost
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rts, err := runtimes.NewRegistry(runtimes.Config{CacheDir: cfg.CacheDir})
+	if err != nil {
+		return nil, err
+	}
+	if s.driver, err = newDriver(cfg, log); err != nil {
+		return nil, err
+	}
+	s.recorder = invoker.NewRecorder(invoker.DefaultRecorderConfig(), s.store, log)
+	icfg := invoker.DefaultConfig()
+	icfg.UserMemoryMB = cfg.UserMemoryMB
+	icfg.KeepAlive = cfg.KeepAlive
+	icfg.WorkDir = filepath.Join(cfg.DataDir, "invoker")
+	icfg.APIHost = cfg.APIHost
+	icfg.StemCells = map[string]int{}
+	for kind, n := range cfg.StemCells {
+		if _, ok := rts.Lookup(kind); ok && n > 0 {
+			icfg.StemCells[kind] = n
+		}
+	}
+	if s.invoker, err = invoker.New(icfg, invoker.Deps{
+		Driver: s.driver, Runtimes: rts, Recorder: s.recorder, Logger: log, Metrics: reg,
+	}); err != nil {
+		return nil, err
+	}
+	s.bus = inproc.New(inproc.Config{Owner: "gust-serve"}, s.store, log)
+	s.consumer = invoker.NewConsumer(invoker.DefaultConsumerConfig(), s.bus, s.store, s.invoker, s.recorder, log)
+
+	ctl, err := controller.New(cfg.Controller, controller.Deps{
+		Store: s.store, Invoker: s.invoker, Acceptor: invoker.Acceptor{Bus: s.bus},
+		Recorder: s.recorder, Records: s.recorder, Kinds: rts, Logger: log, Metrics: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	handler := api.New(api.Config{}, api.Deps{
+		Controller: ctl, Gatherer: reg, Metrics: reg, Logger: log, Build: api.BuildInfo{Version: version, Date: buildDate},
+		Ready: func(ctx context.Context) error {
+			if err := s.store.Ping(ctx); err != nil {
+				return fmt.Errorf("store: %w", err)
+			}
+			return s.bus.Ping(ctx)
+		},
+	})
+	if err := s.consumer.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.http = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    8 << 10,
+	}
+	go func() { s.served <- s.http.Serve(s.ln) }()
+	log.Info("gust is serving", "api", cfg.APIHost, "data", cfg.DataDir, "sandbox", s.driver.Name(),
+		"stem_cells", icfg.StemCells)
+	return s, nil
+}
+
+// newDriver picks the sandbox driver.
+func newDriver(cfg serverConfig, log *slog.Logger) (sandbox.Driver, error) {
+	switch strings.ToLower(cfg.Sandbox) {
+	case "", "auto", "process":
+		return process.New(process.Config{WorkRoot: filepath.Join(cfg.DataDir, "sandboxes")})
+	default:
+		return nil, fmt.Errorf("unknown sandbox driver %q (want process or auto)", cfg.Sandbox)
+	}
+}
+
+// Addr is the address the API listens on.
+func (s *server) Addr() string { return s.ln.Addr().String() }
+
+// shutdown stops accepting requests, lets running activations finish within
+// the grace period, flushes activation records and closes the store.
+func (s *server) shutdown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownGrace)
+	defer cancel()
+	var errs []error
+	if s.http != nil {
+		errs = append(errs, s.http.Shutdown(ctx))
+	}
+	errs = append(errs, s.close(ctx))
+	return errors.Join(errs...)
+}
+
+func (s *server) close(ctx context.Context) error {
+	var errs []error
+	consumerStopped := make(chan struct{})
+	go func() {
+		// Stops claiming at once; returns when the deliveries in hand are done.
+		if s.consumer != nil {
+			s.consumer.Stop()
+		}
+		close(consumerStopped)
+	}()
+	if s.invoker != nil {
+		errs = append(errs, s.invoker.Close(ctx))
+	}
+	if s.driver != nil {
+		// Kills what outlived the grace period, so that nothing waits on it.
+		errs = append(errs, s.driver.Close())
+	}
+	<-consumerStopped
+	if s.recorder != nil {
+		s.recorder.Close()
+	}
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
+	if s.ln != nil && s.http == nil {
+		s.ln.Close()
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "gust")
+	}
+	return filepath.Join(os.TempDir(), "gust-cache")
+}
