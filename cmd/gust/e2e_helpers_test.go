@@ -19,13 +19,13 @@ import (
 // testServer is a real `gust serve` started in-process on a free port, with
 // its own data directory, driven over HTTP as a client would.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *server
 	base string
 	key  whisk.AuthKey
 }
 
-func startTestServer(t *testing.T, mutate ...func(*serverConfig)) *testServer {
+func startTestServer(t testing.TB, mutate ...func(*serverConfig)) *testServer {
 	t.Helper()
 	cfg := defaultServerConfig()
 	cfg.Addr = "127.0.0.1:0"
@@ -58,14 +58,14 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T, v any) {
+func (r response) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("response %d is not JSON: %v\n%s", r.status, err, r.body)
 	}
 }
 
-func (r response) object(t *testing.T) map[string]any {
+func (r response) object(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	r.json(t, &m)
@@ -164,7 +164,7 @@ func (ts *testServer) waitActivation(id string, within time.Duration) whisk.Acti
 	}
 }
 
-func resultOf(t *testing.T, act whisk.Activation) map[string]any {
+func resultOf(t testing.TB, act whisk.Activation) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(act.Response.Result, &m); err != nil {

@@ -109,6 +109,13 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	go func() {
+		// Fill the Go build cache in the background: the first compile on an
+		// empty cache builds the standard library (tens of seconds).
+		if err := rts.WarmUp(context.Background()); err != nil {
+			log.Warn("warming up the Go build cache failed", "err", err)
+		}
+	}()
 	if s.driver, err = newDriver(cfg, log); err != nil {
 		return nil, err
 	}

@@ -352,7 +352,7 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 				return c, "stem", nil
 			}
 		}
-		if inv.reserve(mem) {
+		if inv.reserve(mem, true) {
 			inv.mu.Unlock()
 			c, err := inv.startContainer(msg, rt, mem)
 			if err != nil {
@@ -397,13 +397,14 @@ func (inv *Invoker) takeWarm(key string) *container {
 }
 
 // reserve takes mem from the free memory, evicting idle sandboxes (least
-// recently used first) when that makes room. Called with mu held.
-func (inv *Invoker) reserve(mem int) bool {
+// recently used first) when that makes room; stem cells are evicted last,
+// and only when evictStems. Called with mu held.
+func (inv *Invoker) reserve(mem int, evictStems bool) bool {
 	if mem > inv.cfg.UserMemoryMB {
 		mem = inv.cfg.UserMemoryMB
 	}
 	for inv.usedMB+mem > inv.cfg.UserMemoryMB {
-		victim := inv.lruIdle()
+		victim := inv.lruIdle(evictStems)
 		if victim == nil {
 			return false
 		}
@@ -424,7 +425,7 @@ func (inv *Invoker) unreserve(mem int) {
 
 // lruIdle finds the idle sandbox used longest ago, stem cells last of all
 // since they are what makes the next cold start cheap. Called with mu held.
-func (inv *Invoker) lruIdle() *container {
+func (inv *Invoker) lruIdle(stems bool) *container {
 	var victim *container
 	for _, list := range inv.idle {
 		for _, c := range list {
@@ -433,7 +434,7 @@ func (inv *Invoker) lruIdle() *container {
 			}
 		}
 	}
-	if victim != nil {
+	if victim != nil || !stems {
 		return victim
 	}
 	for _, list := range inv.stems {
@@ -527,6 +528,7 @@ func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd r
 		ReadOnlyPaths: cmd.ReadOnlyPaths,
 		Network:       inv.cfg.Network,
 		Concurrent:    concurrent && rt.SupportsConcurrency(),
+		NoSentinels:   cmd.NoSentinels,
 	})
 	if err != nil {
 		return nil, err
@@ -611,11 +613,13 @@ func (inv *Invoker) fillStemCells(kind string) {
 	mem := inv.cfg.StemCellMemoryMB
 	for {
 		inv.mu.Lock()
-		if inv.closed || len(inv.stems[kind]) >= inv.cfg.StemCells[kind] || inv.usedMB+mem > inv.cfg.UserMemoryMB {
+		// A stem cell is worth more than an idle sandbox of some action: it
+		// makes the next cold start of any action of its kind cheap. So
+		// replenishing evicts idle sandboxes, but never running ones.
+		if inv.closed || len(inv.stems[kind]) >= inv.cfg.StemCells[kind] || !inv.reserve(mem, false) {
 			inv.mu.Unlock()
 			return
 		}
-		inv.usedMB += mem
 		inv.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		c, err := inv.startSandbox(ctx, rt, rt.Command("", nil), mem, false)
