@@ -1,0 +1,43 @@
+package whisk
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzParseFQN checks that parsed names are valid and round-trip through
+// their string form.
+func FuzzParseFQN(f *testing.F) {
+	for _, s := range []string{"/guest/hello", "/guest/pkg/hello", "pkg/hello", "hello", "/_/a b", "ns/pkg/a", "//x", "/a/b/c/d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fqn, err := ParseFQN(s, "guest")
+		if err != nil {
+			return
+		}
+		if fqn.Namespace != SelfNamespace && !ValidName(fqn.Namespace) || !ValidName(fqn.Name) ||
+			fqn.Package != "" && !ValidName(fqn.Package) {
+			t.Fatalf("ParseFQN(%q) accepted invalid parts %+v", s, fqn)
+		}
+		again, err := ParseFQN(fqn.String(), "other")
+		if err != nil || again != fqn {
+			t.Fatalf("ParseFQN(%q) = %+v; its string %q parses to %+v, %v", s, fqn, fqn.String(), again, err)
+		}
+	})
+}
+
+// FuzzValidName checks the invariants that paths and document keys rely on.
+func FuzzValidName(f *testing.F) {
+	for _, s := range []string{"hello", "my action", "a@b.c-d&e", " lead", "trail ", "a/b", strings.Repeat("x", 257), "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !ValidName(s) {
+			return
+		}
+		if len(s) > MaxNameLength || strings.ContainsAny(s, "/\n\x00") || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {
+			t.Fatalf("ValidName accepted %q", s)
+		}
+	})
+}
