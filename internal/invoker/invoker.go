@@ -94,7 +94,8 @@ type container struct {
 	kind     string
 	memMB    int
 	maxConc  int
-	inflight int // guarded by Invoker.mu
+	inflight int  // guarded by Invoker.mu
+	listed   bool // in Invoker.idle: has a free slot; guarded by Invoker.mu
 	lastUsed time.Time
 	paused   bool
 	pauseT   *time.Timer
@@ -227,6 +228,9 @@ func (inv *Invoker) run(msg *whisk.ActivationMessage) *whisk.Activation {
 		}
 	}
 
+	if how != "warm" {
+		inv.shareable(c)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	deadline, _ := ctx.Deadline()
 	withKey := action.Annotations.Get("provide-api-key") == nil || action.Annotations.IsTruthy("provide-api-key")
@@ -342,7 +346,9 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 			}
 			return c, "warm", nil
 		}
-		if rt.StemCell() && mem == inv.cfg.StemCellMemoryMB {
+		// Stem cells speak the loop one request at a time; an action that
+		// runs many activations per sandbox starts its own.
+		if rt.StemCell() && mem == inv.cfg.StemCellMemoryMB && conc == 1 {
 			if stems := inv.stems[rt.Kind()]; len(stems) > 0 {
 				c := stems[len(stems)-1]
 				inv.stems[rt.Kind()] = stems[:len(stems)-1]
@@ -382,6 +388,7 @@ func (inv *Invoker) takeWarm(key string) *container {
 	c := list[len(list)-1]
 	c.inflight++
 	if c.inflight >= c.maxConc {
+		c.listed = false
 		list = list[:len(list)-1]
 		if len(list) == 0 {
 			delete(inv.idle, key)
@@ -463,6 +470,7 @@ func (inv *Invoker) removeIdle(c *container) {
 	}
 	remove(inv.idle, c.key)
 	remove(inv.stems, c.kind)
+	c.listed = false
 	if c.pauseT != nil {
 		c.pauseT.Stop()
 		c.pauseT = nil
@@ -551,7 +559,6 @@ func (inv *Invoker) release(c *container) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	c.lastUsed = inv.now()
-	wasFull := c.inflight >= c.maxConc
 	c.inflight--
 	if inv.closed {
 		if c.inflight == 0 {
@@ -560,9 +567,7 @@ func (inv *Invoker) release(c *container) {
 		}
 		return
 	}
-	if wasFull {
-		inv.idle[c.key] = append(inv.idle[c.key], c)
-	}
+	inv.list(c)
 	if c.inflight == 0 && inv.cfg.PauseGrace > 0 {
 		if _, ok := c.sb.(sandbox.Pauser); ok {
 			c.pauseT = time.AfterFunc(inv.cfg.PauseGrace, func() { inv.pause(c) })
@@ -580,6 +585,26 @@ func (inv *Invoker) pause(c *container) {
 	c.pauseT = nil
 	if err := c.sb.(sandbox.Pauser).Pause(); err == nil {
 		c.paused = true
+	}
+}
+
+// list makes c's free slots available to other activations of its action.
+// Called with mu held.
+func (inv *Invoker) list(c *container) {
+	if !c.listed && c.inflight < c.maxConc {
+		c.listed = true
+		inv.idle[c.key] = append(inv.idle[c.key], c)
+	}
+}
+
+// shareable lists a freshly initialised sandbox at once when it may run
+// several activations, so that concurrent requests join it instead of each
+// starting a sandbox of its own.
+func (inv *Invoker) shareable(c *container) {
+	if c.maxConc > 1 {
+		inv.mu.Lock()
+		inv.list(c)
+		inv.mu.Unlock()
 	}
 }
 
