@@ -109,8 +109,8 @@ func TestFailuresAreClassified(t *testing.T) {
 	}{
 		{"throws", "nodejs:20", `function main() { throw new Error("boom") }`, nil, 502, "application error", "boom"},
 		{"returns-error", "python:3.11", "def main(p):\n    return {'error': 'bad input'}\n", nil, 502, "application error", "bad input"},
-		{"times-out", "nodejs:20", `function main() { return new Promise(() => {}) }`, map[string]any{"timeout": 300}, 502, "action developer error",
-			"The action exceeded its time limits of 300 milliseconds."},
+		{"times-out", "nodejs:20", `function main() { return new Promise(() => {}) }`, map[string]any{"timeout": 1000}, 502, "action developer error",
+			"The action exceeded its time limits of 1000 milliseconds."},
 		{"crashes", "nodejs:20", `function main() { process.exit(3) }`, nil, 502, "action developer error", "exited unexpectedly"},
 		{"syntax-error", "python:3.11", "def main(p)\n    return p\n", nil, 502, "action developer error", ""},
 		{"compile-error", "go:1.26", "package main\nfunc Main(p map[string]interface{}) map[string]interface{} { return nope }\n", nil, 502, "action developer error", "undefined: nope"},
@@ -134,7 +134,7 @@ func TestFailuresAreClassified(t *testing.T) {
 
 	t.Run("timed-out sandbox is not reused", func(t *testing.T) {
 		code := `let calls = 0; function main(p) { calls++; if (p.hang) return new Promise(() => {}); return {calls} }`
-		ts.putAction("hang", "nodejs:20", code, map[string]any{"limits": map[string]any{"timeout": 300}})
+		ts.putAction("hang", "nodejs:20", code, map[string]any{"limits": map[string]any{"timeout": 1000}})
 		_, first := ts.invoke("hang", nil)
 		if resultOf(t, first)["calls"] != 1.0 {
 			t.Fatalf("first %s", first.Response.Result)
