@@ -33,12 +33,15 @@ func (a Acceptor) Accept(ctx context.Context, msg *whisk.ActivationMessage) erro
 
 // ConsumerConfig tunes the consumer of accepted work.
 type ConsumerConfig struct {
+	Subject     string // where the work is published; default InvokeSubject
 	Concurrency int // deliveries handled at once
 	MaxDeliver  int // deliveries before the work is recorded as a whisk internal error
 }
 
 // DefaultConsumerConfig follows RELIABILITY.md (max_deliver 5).
-func DefaultConsumerConfig() ConsumerConfig { return ConsumerConfig{Concurrency: 64, MaxDeliver: 5} }
+func DefaultConsumerConfig() ConsumerConfig {
+	return ConsumerConfig{Subject: InvokeSubject, Concurrency: 64, MaxDeliver: 5}
+}
 
 // Consumer runs accepted work with the protocol of RELIABILITY.md: a record
 // that exists means the work was done (ack, skip); otherwise run, commit the
@@ -52,6 +55,8 @@ type Consumer struct {
 	rec     *Recorder
 	log     *slog.Logger
 	sub     bus.Subscription
+	// composer runs compositions; nil leaves them to the invoker.
+	composer Composer
 }
 
 // NewConsumer returns a consumer; Start begins consuming.
@@ -62,6 +67,9 @@ func NewConsumer(cfg ConsumerConfig, b bus.Bus, st store.Store, inv *Invoker, re
 	if cfg.MaxDeliver <= 0 {
 		cfg.MaxDeliver = DefaultConsumerConfig().MaxDeliver
 	}
+	if cfg.Subject == "" {
+		cfg.Subject = InvokeSubject
+	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -70,7 +78,7 @@ func NewConsumer(cfg ConsumerConfig, b bus.Bus, st store.Store, inv *Invoker, re
 
 // Start subscribes to accepted work.
 func (c *Consumer) Start(ctx context.Context) error {
-	sub, err := c.bus.Consume(ctx, InvokeSubject, c.cfg.Concurrency, c.handle)
+	sub, err := c.bus.Consume(ctx, c.cfg.Subject, c.cfg.Concurrency, c.handle)
 	if err != nil {
 		return err
 	}
@@ -116,6 +124,9 @@ func (c *Consumer) handle(d bus.Delivery) {
 		return
 	}
 	msg.Action, msg.ActionRev = action, rev
+	if c.compose(&msg, func() { _ = d.Ack() }, func() { _ = d.Nak(time.Second) }) {
+		return
+	}
 	msg.OnRecorded = func() { _ = d.Ack() }
 	ch, err := c.invoker.Start(&msg)
 	if err != nil {
