@@ -78,8 +78,12 @@ func TestSettings(t *testing.T) {
 	if err := s.reader.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
-	if version != 1 {
-		t.Fatalf("schema_version = %d, want 1", version)
+	files, err := migrations.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if version != len(files) {
+		t.Fatalf("schema_version = %d, want %d: every embedded migration applied", version, len(files))
 	}
 }
 
