@@ -18,52 +18,64 @@ type resolvedAction struct {
 
 // resolvedPackage is a package, or the package a binding refers to.
 type resolvedPackage struct {
-	ns, name string // the real package
-	binding  string // "ns/pkg" of the binding, or ""
-	params   whisk.KeyValues
+	ns, name string          // the real package
+	binding  string          // "ns/pkg" of the binding, or ""
+	params   whisk.KeyValues // the package's parameters overlaid by the binding's
+	doc      *whisk.Package  // the entity addressed: the package, or the binding (shared: never modify)
 }
 
 // resolvePackage finds the package ns/name for the caller, following a
-// binding to the package it refers to. Entities of other namespaces are
-// reachable only through published packages.
+// binding to the package it refers to, with OpenWhisk's READ entitlement
+// (PackageCollection): a package is readable by its owner and, once
+// published, by everyone; a binding only by its owner, and only while the
+// package it refers to is readable by the binding's namespace. Whatever
+// fails in another namespace is a 403, so that nothing is told about what
+// exists there.
 func (c *Controller) resolvePackage(ctx context.Context, id whisk.Identity, ns, name string) (resolvedPackage, error) {
+	owner := ns == id.Namespace
 	e, err := c.loadEntity(ctx, ns, name)
-	if err != nil {
-		if whisk.CodeOf(err) == whisk.CodeNotFound && ns != id.Namespace {
-			return resolvedPackage{}, whisk.Forbidden(resourceName(ns, name))
-		}
-		return resolvedPackage{}, err
-	}
-	if e.coll != store.Packages {
-		return resolvedPackage{}, conformance()
-	}
-	if ns != id.Namespace && !e.publish {
+	switch {
+	case whisk.CodeOf(err) == whisk.CodeNotFound && !owner:
 		return resolvedPackage{}, whisk.Forbidden(resourceName(ns, name))
+	case err != nil:
+		return resolvedPackage{}, err
+	case e.coll != store.Packages && !owner:
+		return resolvedPackage{}, whisk.Forbidden(resourceName(ns, name))
+	case e.coll != store.Packages:
+		return resolvedPackage{}, conformance()
 	}
 	p := e.pkg
 	if p.Binding.IsZero() {
-		return resolvedPackage{ns: ns, name: name, params: p.Parameters}, nil
+		if !owner && !e.publish {
+			return resolvedPackage{}, whisk.Forbidden(resourceName(ns, name))
+		}
+		return resolvedPackage{ns: ns, name: name, params: p.Parameters, doc: p}, nil
+	}
+	if !owner {
+		return resolvedPackage{}, whisk.Forbidden(resourceName(ns, name))
 	}
 	bns := p.Binding.Namespace
 	if bns == "" || bns == whisk.SelfNamespace {
 		bns = ns
 	}
+	boundOwner := bns == ns
+	deny := whisk.Forbidden(resourceName(bns, p.Binding.Name))
 	bound, err := c.loadEntity(ctx, bns, p.Binding.Name)
-	if whisk.CodeOf(err) == whisk.CodeNotFound {
-		return resolvedPackage{}, whisk.NotFound()
-	}
-	if err != nil {
+	switch {
+	case whisk.CodeOf(err) == whisk.CodeNotFound && !boundOwner:
+		return resolvedPackage{}, deny
+	case err != nil:
 		return resolvedPackage{}, err
-	}
-	if bound.coll != store.Packages || !bound.pkg.Binding.IsZero() {
+	case (bound.coll != store.Packages || !bound.pkg.Binding.IsZero()) && !boundOwner:
+		return resolvedPackage{}, deny
+	case bound.coll != store.Packages || !bound.pkg.Binding.IsZero():
 		return resolvedPackage{}, conformance()
-	}
-	if bns != id.Namespace && !bound.publish {
-		return resolvedPackage{}, whisk.Forbidden(resourceName(bns, p.Binding.Name))
+	case !boundOwner && !bound.publish:
+		return resolvedPackage{}, deny
 	}
 	return resolvedPackage{
 		ns: bns, name: p.Binding.Name, binding: ns + "/" + name,
-		params: bound.pkg.Parameters.Merge(p.Parameters),
+		params: bound.pkg.Parameters.Merge(p.Parameters), doc: p,
 	}, nil
 }
 

@@ -23,6 +23,10 @@ type ActivationMessage struct {
 	ExtraAnnotations KeyValues `json:"extraAnnotations,omitempty"`
 	APIKey           string    `json:"apiKey,omitempty"` // passed to the function only when provide-api-key allows
 	Received         time.Time `json:"received"`
+	// ReplyTo is where the invoker that records the activation sends its
+	// record (cluster mode: the controller's completion subject); empty when
+	// nobody waits for it.
+	ReplyTo string `json:"replyTo,omitempty"`
 	// OnRecorded, when set, is called once the activation record is durable;
 	// the durable queue acknowledges the work then and not before (P3).
 	OnRecorded func() `json:"-"`
