@@ -1,0 +1,96 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gustfaas/gust/internal/controller"
+	"github.com/gustfaas/gust/internal/whisk"
+)
+
+// Rules (spec §7.2): CRUD, list, enable and disable.
+
+func (s *Server) listRules(w *responseWriter, r *http.Request, req *request) error {
+	ns, err := namespace(r, req)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page, err := pageParams(q, "rules")
+	if err != nil {
+		return err
+	}
+	count, err := boolParam(q, "count", false)
+	if err != nil {
+		return err
+	}
+	if count {
+		n, err := s.ctl.CountRules(r.Context(), req.id, ns, page.Skip)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]int{"rules": n})
+	}
+	list, err := s.ctl.ListRules(r.Context(), req.id, ns, page)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+// rule serves GET, PUT, DELETE and POST (enable, disable) of one rule.
+func (s *Server) rule(w *responseWriter, r *http.Request, req *request) error {
+	ns, name, err := nsEntity(r, req)
+	if err != nil {
+		return err
+	}
+	switch r.Method {
+	case http.MethodPut:
+		overwrite, err := boolParam(r.URL.Query(), "overwrite", false)
+		if err != nil {
+			return err
+		}
+		body, err := s.readBody(w, r, s.cfg.MaxEntityBytes)
+		if err != nil {
+			return err
+		}
+		put := new(whisk.RulePut)
+		if len(strings.TrimSpace(string(body))) > 0 {
+			if err := json.Unmarshal(body, put); err != nil {
+				return controller.Malformed(decodeDetail(err))
+			}
+		}
+		rule, err := s.ctl.PutRule(r.Context(), req.id, ns, name, put, overwrite)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, rule)
+	case http.MethodDelete:
+		rule, err := s.ctl.DeleteRule(r.Context(), req.id, ns, name)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, rule)
+	case http.MethodPost:
+		body, err := s.readBody(w, r, s.cfg.MaxEntityBytes)
+		if err != nil {
+			return err
+		}
+		status, err := controller.ParseRuleStatus(body)
+		if err != nil {
+			return err
+		}
+		if err := s.ctl.SetRuleStatus(r.Context(), req.id, ns, name, status); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusOK)
+		return nil
+	default:
+		rule, err := s.ctl.GetRule(r.Context(), req.id, ns, name)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, rule)
+	}
+}
