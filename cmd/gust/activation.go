@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -313,19 +314,28 @@ func (a *app) newActivationResultCmd() *cobra.Command {
 }
 
 func (a *app) newActivationLogsCmd() *cobra.Command {
-	var last, strip bool
+	var last, strip, follow bool
 	cmd := &cobra.Command{
-		Use:     "logs (ACTIVATION_ID | --last)",
-		Short:   "Show the logs of an activation",
-		Example: "  gust activation logs --last --strip",
-		Args:    argsBetween(0, 1, ""),
+		Use:   "logs (ACTIVATION_ID | --last [ACTION_NAME])",
+		Short: "Show the logs of an activation",
+		Long: `Show the logs of an activation: the one named, or with --last the most recent
+one (of ACTION_NAME when given). --follow then keeps printing the logs of that
+action's new activations as they are recorded, until interrupted.`,
+		Example: `  gust activation logs --last --strip
+  gust activation logs --last hello --follow`,
+		Args: argsBetween(0, 1, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client(true)
 			if err != nil {
 				return err
 			}
-			id, rest, err := activationArgs(cmd, c, args, last)
-			if err != nil {
+			var id string
+			var rest []string
+			if last && len(args) == 1 {
+				if id, err = lastActivationOf(cmd, c, args[0]); err != nil {
+					return err
+				}
+			} else if id, rest, err = activationArgs(cmd, c, args, last); err != nil {
 				return err
 			}
 			if len(rest) > 0 {
@@ -336,20 +346,49 @@ func (a *app) newActivationLogsCmd() *cobra.Command {
 			if err != nil {
 				return failed(err, activationHints, "unable to get the logs of activation %q", id)
 			}
-			return a.emit(raw, func(w io.Writer) error {
+			printLogs := func(w io.Writer, logs []string) {
 				for _, l := range logs {
 					if strip {
 						l = stripLog(l)
 					}
 					fmt.Fprintln(w, l)
 				}
-				return nil
-			})
+			}
+			if err := a.emit(raw, func(w io.Writer) error { printLogs(w, logs); return nil }); err != nil || !follow {
+				return err
+			}
+			act, err := c.GetActivation(cmd.Context(), id)
+			if err != nil {
+				return failed(err, activationHints, "unable to get activation %q", id)
+			}
+			return a.watchActivations(cmd.Context(), c, watchSpec{
+				name: recordNameFilter(act), since: act.Start, after: id,
+				show: func(act *whisk.Activation, raw []byte) error {
+					return a.streamRecord(raw, func(w io.Writer) { printLogs(w, act.Logs) })
+				}})
 		},
 	}
 	cmd.Flags().BoolVarP(&last, "last", "l", false, "the most recent activation")
 	cmd.Flags().BoolVarP(&strip, "strip", "r", false, "strip time stamps and stream names")
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing the logs of the action's new activations")
 	return cmd
+}
+
+// lastActivationOf is the id of the most recent activation of an action.
+func lastActivationOf(cmd *cobra.Command, c *client.Client, action string) (string, error) {
+	name, err := activationNameFilter(c, action)
+	if err != nil {
+		return "", usageError(cmd, "%v", err)
+	}
+	acts, err := c.ListActivations(cmd.Context(), client.ActivationListOptions{Name: name, Limit: 1})
+	if err != nil {
+		return "", failed(err, nil, "unable to find the last activation of %s", action)
+	}
+	if len(acts) == 0 {
+		return "", &exitError{code: exitFailed, err: fmt.Errorf("%s has no activations yet", action),
+			hint: fmt.Sprintf("invoke it first: `gust action invoke %s`", action)}
+	}
+	return acts[0].ActivationID, nil
 }
 
 // logLine is OpenWhisk's log line: an RFC 3339 time, an optional stream
@@ -368,9 +407,14 @@ func (a *app) newActivationPollCmd() *cobra.Command {
 	var sinceSeconds, sinceMinutes, sinceHours, sinceDays int
 	cmd := &cobra.Command{
 		Use:   "poll [ACTION_NAME]",
-		Short: "Print the logs of new activations as they arrive",
-		Long: `Print the logs of activations as they are recorded, until interrupted (or for
---exit seconds). Starts after the most recent activation, or --since-* ago.`,
+		Short: "Print new activations and their logs as they are recorded",
+		Long: `Print each activation as it is recorded, "Activation: 'NAME' (ID)" and its log
+lines, until interrupted (or for --exit seconds). ACTION_NAME (NAME or
+PACKAGE/NAME) keeps only that action's. With --since-* the activations started
+that long ago are printed first. Gust streams the records as they are stored
+(GET …/activations/stream); against a server without the stream, such as
+OpenWhisk, the list is polled every two seconds, as wsk does. -o json prints
+one record per line.`,
 		Example: `  gust activation poll
   gust activation poll hello --since-minutes 5 --exit 60`,
 		Args: argsBetween(0, 1, ""),
@@ -381,62 +425,33 @@ func (a *app) newActivationPollCmd() *cobra.Command {
 			}
 			name := ""
 			if len(args) == 1 {
-				n, err := c.ParseName(args[0])
-				if err != nil {
+				if name, err = activationNameFilter(c, args[0]); err != nil {
 					return usageError(cmd, "%v", err)
-				}
-				name = n.Name
-				if n.Package != "" {
-					name = n.Package + "/" + n.Name
 				}
 			}
 			ctx := cmd.Context()
+			if exit > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, time.Duration(exit)*time.Second)
+				defer cancel()
+			}
 			back := time.Duration(sinceSeconds)*time.Second + time.Duration(sinceMinutes)*time.Minute +
 				time.Duration(sinceHours)*time.Hour + time.Duration(sinceDays)*24*time.Hour
-			since := time.Now().Add(-back).UnixMilli()
-			if back == 0 {
-				if acts, err := c.ListActivations(ctx, client.ActivationListOptions{Limit: 1}); err == nil && len(acts) > 0 {
-					since = acts[0].Start + 1
-				}
+			var since int64
+			if back > 0 {
+				since = time.Now().Add(-back).UnixMilli()
 			}
-			fmt.Fprintln(a.stderr, "Polling for activation logs; interrupt (Ctrl-C) to stop.")
-			deadline := time.Time{}
-			if exit > 0 {
-				deadline = time.Now().Add(time.Duration(exit) * time.Second)
-			}
-			seen := map[string]int64{} // id → start, for records listed twice at the window's edge
-			for {
-				acts, err := c.ListActivations(ctx, client.ActivationListOptions{Name: name, Since: since, Limit: 0, Docs: true})
-				if err != nil && ctx.Err() == nil {
-					fmt.Fprintf(a.stderr, "warning: %v\n", err)
-				}
-				// Oldest first, so logs read in the order things happened.
-				for i := len(acts) - 1; i >= 0; i-- {
-					act := acts[i]
-					if _, ok := seen[act.ActivationID]; ok {
-						continue
-					}
-					seen[act.ActivationID] = act.Start
-					since = max(since, act.Start)
-					fmt.Fprintf(a.stdout, "\nActivation: '%s' (%s)\n", act.Name, act.ActivationID)
-					for _, l := range act.Logs {
-						fmt.Fprintln(a.stdout, l)
-					}
-				}
-				for id, start := range seen {
-					if start < since {
-						delete(seen, id)
-					}
-				}
-				if !deadline.IsZero() && time.Now().After(deadline) {
-					return nil
-				}
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(2 * time.Second):
-				}
-			}
+			err = a.watchActivations(ctx, c, watchSpec{name: name, since: since,
+				ready: func() { fmt.Fprintln(a.stderr, "Polling for activation logs; interrupt (Ctrl-C) to stop.") },
+				show: func(act *whisk.Activation, raw []byte) error {
+					return a.streamRecord(raw, func(w io.Writer) {
+						fmt.Fprintf(w, "\nActivation: '%s' (%s)\n", act.Name, act.ActivationID)
+						for _, l := range act.Logs {
+							fmt.Fprintln(w, l)
+						}
+					})
+				}})
+			return finishedWatching(err)
 		},
 	}
 	fl := cmd.Flags()

@@ -319,6 +319,9 @@ func TestReadOutputs(t *testing.T) {
 		"GET /api/v1/namespaces/_/limits":                           {200, `{"invocationsPerMinute":120,"concurrentInvocations":0,"minActionMemory":128,"maxActionMemory":512,"maxParameterSize":"1048576 B"}`},
 		"GET /api/v1/namespaces":                                    {200, `["guest"]`},
 		"GET /api/v1/namespaces/_/activations/" + actID:             {200, activationDoc("success", 0, `{"n":1}`)},
+		"GET /api/v1/namespaces/_/packages":                         {200, `[]`},
+		"GET /api/v1/namespaces/_/triggers":                         {200, `[]`},
+		"GET /api/v1/namespaces/_/rules":                            {200, `[]`},
 	})
 	cases := []struct {
 		args []string
@@ -334,7 +337,7 @@ func TestReadOutputs(t *testing.T) {
 		{[]string{"activation", "list"}, "Datetime             Activation ID                     Kind       Start  Duration  Status   Entity\n"},
 		{[]string{"namespace", "list"}, "namespaces\nguest\n"},
 		{[]string{"namespace", "get"}, "namespace guest\ninvocations per minute  120\nconcurrent invocations  unlimited\naction memory           128 – 512 MB\n"},
-		{[]string{"list", "--activations", "0"}, "Entities in namespace: guest\nactions\n/guest/hello "},
+		{[]string{"list", "--activations", "0"}, "Entities in namespace: guest\npackages\nactions\n/guest/hello "},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -427,6 +430,9 @@ func TestListAsJSON(t *testing.T) {
 		"GET /api/v1/namespaces/_/actions":     {200, "[" + actionDoc + "]"},
 		"GET /api/v1/namespaces/_/activations": {200, "[]"},
 		"GET /api/v1/namespaces":               {200, `["guest"]`},
+		"GET /api/v1/namespaces/_/packages":    {200, "[]"},
+		"GET /api/v1/namespaces/_/triggers":    {200, "[]"},
+		"GET /api/v1/namespaces/_/rules":       {200, "[]"},
 	})
 	out, errOut, status := runCLI(t, "list", "-o", "json")
 	var got map[string][]map[string]any

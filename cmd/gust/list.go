@@ -22,11 +22,22 @@ type listSection struct {
 	fetch func(ctx context.Context, c *client.Client, in string) (raw json.RawMessage, print func(w io.Writer) error, err error)
 }
 
-// listSections are the collections of `gust list`. recent activations are
-// shown only for the key's own namespace, the only one whose activations it
-// may read.
+// listSections are the collections of `gust list`. Of another namespace the
+// key may list only the shared packages; actions and recent activations are
+// shown for its own namespace alone.
 func (a *app) listSections(nameSort bool, recent int, own bool) []listSection {
 	sections := []listSection{
+		{name: "packages", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
+			var raw []byte
+			pkgs, err := c.ListPackages(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
+			if err != nil {
+				return nil, nil, err
+			}
+			if nameSort {
+				sortPackages(pkgs)
+			}
+			return raw, func(w io.Writer) error { return a.printPackages(w, pkgs) }, nil
+		}},
 		{name: "actions", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
 			var raw []byte
 			acts, err := c.ListActions(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
@@ -39,7 +50,11 @@ func (a *app) listSections(nameSort bool, recent int, own bool) []listSection {
 			return raw, func(w io.Writer) error { return a.printActions(w, acts) }, nil
 		}},
 	}
-	if recent <= 0 || !own {
+	sections = append(sections, a.triggerRuleSections(nameSort)...)
+	if !own {
+		return sections[:1]
+	}
+	if recent <= 0 {
 		return sections
 	}
 	return append(sections, listSection{
@@ -62,8 +77,8 @@ func (a *app) newListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [/NAMESPACE]",
 		Short: "List the entities of a namespace, and its latest activations",
-		Long: `List what a namespace holds: its actions, then its latest activations.
-(Packages, triggers and rules join the list as Gust's client learns them.)`,
+		Long: `List what a namespace holds: its packages, its actions, then its latest
+activations. Of another namespace, only the packages it shares are shown.`,
 		Args: argsBetween(0, 1, ""),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client(true)

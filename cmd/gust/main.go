@@ -156,11 +156,14 @@ Getting started on one machine:
 	)
 	for _, c := range []*cobra.Command{
 		a.newActionCmd(), a.newActivationCmd(), a.newNamespaceCmd(), a.newPropertyCmd(), a.newListCmd(),
+		a.newPackageCmd(), a.newTriggerCmd(), a.newRuleCmd(),
+		a.newAPICmd(),
+		a.newNewCmd(),
 	} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{withConfig(newServeCmd()), a.newAdminCmd(), a.newConfigCmd(root)} {
+	for _, c := range []*cobra.Command{withConfig(newServeCmd()), a.newAdminCmd(), a.newConfigCmd(root), a.newBenchCmd()} {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}

@@ -17,7 +17,9 @@ import (
 
 	"github.com/gustfaas/gust/internal/api"
 	"github.com/gustfaas/gust/internal/bus/inproc"
+	"github.com/gustfaas/gust/internal/catalog"
 	"github.com/gustfaas/gust/internal/controller"
+	"github.com/gustfaas/gust/internal/feeds/alarms"
 	"github.com/gustfaas/gust/internal/invoker"
 	"github.com/gustfaas/gust/internal/runtimes"
 	"github.com/gustfaas/gust/internal/sandbox"
@@ -43,6 +45,11 @@ type serverConfig struct {
 	ShutdownGrace time.Duration
 	Controller    controller.Config
 	Logger        *slog.Logger
+	// Alarms tunes the alarm feeds; AlarmClock and AlarmTicks, when set,
+	// replace their clock and timer (tests drive time with them).
+	Alarms     alarms.Config
+	AlarmClock func() time.Time
+	AlarmTicks <-chan time.Time
 }
 
 func defaultServerConfig() serverConfig {
@@ -55,7 +62,14 @@ func defaultServerConfig() serverConfig {
 		StemCells:     map[string]int{"nodejs:20": 1, "python:3.11": 1},
 		ShutdownGrace: 30 * time.Second,
 		Controller:    controller.DefaultConfig(),
+		Alarms:        alarmsConfig(),
 	}
+}
+
+func alarmsConfig() alarms.Config {
+	cfg := alarms.DefaultConfig()
+	cfg.Owner = "gust-serve" // one process: a restart takes its leases back
+	return cfg
 }
 
 // server is a running single-process platform.
@@ -69,6 +83,7 @@ type server struct {
 	recorder *invoker.Recorder
 	invoker  *invoker.Invoker
 	consumer *invoker.Consumer
+	alarms   *alarms.Provider
 	guestKey whisk.AuthKey
 	keyKnown bool
 	served   chan error
@@ -142,8 +157,15 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	ctl, err := controller.New(cfg.Controller, controller.Deps{
 		Store: s.store, Invoker: s.invoker, Acceptor: invoker.Acceptor{Bus: s.bus},
 		Recorder: s.recorder, Records: s.recorder, Kinds: rts, Logger: log, Metrics: reg,
+		Feed: s.recorder, // activation streams
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := catalog.Install(ctx, catalog.Deps{Store: s.store, Controller: ctl, Logger: log}, catalog.Standard()...); err != nil {
+		return nil, err
+	}
+	if err := s.setupAlarms(ctx, ctl, log); err != nil {
 		return nil, err
 	}
 	handler := api.New(api.Config{}, api.Deps{
@@ -155,7 +177,12 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 			return s.bus.Ping(ctx)
 		},
 	})
+	s.consumer.SetComposer(ctl) // sequences and conductor actions accepted non-blocking
 	if err := s.consumer.Start(ctx); err != nil {
+		return nil, err
+	}
+	// After the consumer: what fell due while the server was down fires now.
+	if err := s.alarms.Start(ctx); err != nil {
 		return nil, err
 	}
 	s.http = &http.Server{
@@ -164,6 +191,7 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    8 << 10,
 	}
+	s.http.RegisterOnShutdown(handler.CloseStreams) // streams never go idle by themselves
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	log.Info("gust is serving", "api", cfg.APIHost, "data", cfg.DataDir, "sandbox", s.driver.Name(),
 		"stem_cells", icfg.StemCells)
@@ -198,6 +226,9 @@ func (s *server) shutdown(ctx context.Context) error {
 
 func (s *server) close(ctx context.Context) error {
 	var errs []error
+	if s.alarms != nil {
+		s.alarms.Stop() // no new fires into a stopping platform
+	}
 	consumerStopped := make(chan struct{})
 	go func() {
 		// Stops claiming at once; returns when the deliveries in hand are done.
@@ -234,4 +265,21 @@ func defaultCacheDir() string {
 		return filepath.Join(dir, "gust")
 	}
 	return filepath.Join(os.TempDir(), "gust-cache")
+}
+
+// setupAlarms installs /whisk.system/alarms, whose feed actions are built
+// into the controller, and the provider that fires their triggers.
+func (s *server) setupAlarms(ctx context.Context, ctl *controller.Controller, log *slog.Logger) error {
+	p, err := alarms.New(s.cfg.Alarms, alarms.Deps{
+		Store: s.store, Platform: ctl, Logger: log, Now: s.cfg.AlarmClock, Ticks: s.cfg.AlarmTicks,
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range alarms.FeedActions {
+		ctl.RegisterBuiltin(alarms.ActionFQN(name), p.Feed())
+	}
+	ctl.OnTriggerDeleted(p.TriggerDeleted)
+	s.alarms = p
+	return catalog.Install(ctx, catalog.Deps{Store: s.store, Controller: ctl, Logger: log}, alarms.Package(s.cfg.APIHost))
 }

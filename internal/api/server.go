@@ -71,6 +71,7 @@ type Server struct {
 	met   *httpMetrics
 	ready func(context.Context) error
 
+	streams         streamHub     // open activation streams; see stream.go
 	maxPayload      int64         // invoke bodies
 	maxBlockingWait time.Duration // the default and largest ?timeout
 }
@@ -139,10 +140,27 @@ func (s *Server) routes() {
 
 	handle("/api/v1/namespaces/{ns}/activations", s.authed(http.MethodGet, s.listActivations))
 	handle("/api/v1/namespaces/{ns}/activations/{$}", s.authed(http.MethodGet, s.listActivations))
+	handle("/api/v1/namespaces/{ns}/activations/stream", s.authed(http.MethodGet, s.streamActivations))
 	handle("/api/v1/namespaces/{ns}/activations/{id}", s.authed(http.MethodGet, s.getActivation))
 	handle("/api/v1/namespaces/{ns}/activations/{id}/{$}", s.authed(http.MethodGet, s.getActivation))
 	handle("/api/v1/namespaces/{ns}/activations/{id}/result", s.authed(http.MethodGet, s.getActivationResult))
 	handle("/api/v1/namespaces/{ns}/activations/{id}/logs", s.authed(http.MethodGet, s.getActivationLogs))
+
+	handle("/api/v1/namespaces/{ns}/packages", s.authed(http.MethodGet, s.listPackages))
+	handle("/api/v1/namespaces/{ns}/packages/{$}", s.authed(http.MethodGet, s.listPackages))
+	handle("/api/v1/namespaces/{ns}/packages/{name}", s.authed(http.MethodGet+","+http.MethodPut+","+http.MethodDelete, s.pkg))
+
+	entityMethods := http.MethodGet + "," + http.MethodPut + "," + http.MethodDelete + "," + http.MethodPost
+	handle("/api/v1/namespaces/{ns}/triggers", s.authed(http.MethodGet, s.listTriggers))
+	handle("/api/v1/namespaces/{ns}/triggers/{$}", s.authed(http.MethodGet, s.listTriggers))
+	handle("/api/v1/namespaces/{ns}/triggers/{name}", s.authed(entityMethods, s.trigger))
+	handle("/api/v1/namespaces/{ns}/rules", s.authed(http.MethodGet, s.listRules))
+	handle("/api/v1/namespaces/{ns}/rules/{$}", s.authed(http.MethodGet, s.listRules))
+	handle("/api/v1/namespaces/{ns}/rules/{name}", s.authed(entityMethods, s.rule))
+
+	// Web actions and API gateway routes: authentication is optional there.
+	handle("/api/v1/web/{path...}", s.serveWeb)
+	handle("/api/{ns}/{path...}", s.serveAPIRoute)
 
 	handle("/", s.public("", func(*responseWriter, *http.Request) error { return whisk.NotFound() }))
 }
@@ -155,7 +173,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.recoverPanic(rw, r)
 	h := w.Header()
 	h.Set("X-Request-ID", rw.tid)
-	if strings.HasPrefix(r.URL.Path, "/api/v1") {
+	// Web actions answer CORS themselves (they may even let the action do it).
+	if strings.HasPrefix(r.URL.Path, "/api/v1") && !strings.HasPrefix(r.URL.Path, "/api/v1/web/") {
 		h.Set("Access-Control-Allow-Origin", "*")
 		h.Set("Access-Control-Allow-Methods", "GET, DELETE, POST, PUT, HEAD")
 		h.Set("Access-Control-Allow-Headers", "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent")

@@ -266,6 +266,12 @@ func (c *Controller) normalizeExec(id whisk.Identity, in *whisk.Exec) (*whisk.Ex
 			components[i] = f.String()
 		}
 		return &whisk.Exec{Kind: kind, Components: components}, nil
+	case KindBuiltin:
+		// Only the platform installs built-in actions, in its own namespace.
+		if id.Namespace != whisk.SystemNamespace {
+			return nil, invalidRuntime(kind, c.kindNames)
+		}
+		return &whisk.Exec{Kind: kind}, nil
 	case whisk.KindBlackbox:
 		if strings.TrimSpace(in.Image) == "" {
 			return nil, Malformed(MsgBlackboxImage)
@@ -322,7 +328,7 @@ func (c *Controller) checkRunnableKind(ctx context.Context, fqn whisk.FQN, exec 
 // kindUsable reports whether actions of kind may still be updated or invoked.
 func (c *Controller) kindUsable(kind string) error {
 	switch kind {
-	case whisk.KindSequence, whisk.KindBlackbox:
+	case whisk.KindSequence, whisk.KindBlackbox, KindBuiltin:
 		return nil
 	}
 	if _, ok := c.kinds.Lookup(kind); !ok || c.kindInfo[kind].Deprecated {

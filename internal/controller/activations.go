@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/gustfaas/gust/internal/store"
 	"github.com/gustfaas/gust/internal/whisk"
@@ -20,10 +21,13 @@ func (q ActivationQuery) store(ns string) store.ActivationQuery {
 	return store.ActivationQuery{Namespace: ns, Name: q.Name, Since: q.Since, Upto: q.Upto, Skip: q.Page.Skip, Limit: q.Page.Limit}
 }
 
-// ListActivations lists the activations of namespace ns, newest first.
-// Records still waiting in the record writer's batch are not listed yet.
+// ListActivations lists the activations of namespace ns, newest first,
+// including every record handed to the record writer before the call.
 func (c *Controller) ListActivations(ctx context.Context, id whisk.Identity, ns string, q ActivationQuery) ([]*whisk.Activation, error) {
 	if err := entitled(id, ns, ns); err != nil {
+		return nil, err
+	}
+	if err := c.flushRecords(ctx); err != nil {
 		return nil, err
 	}
 	acts, err := c.store.ListActivations(ctx, q.store(ns))
@@ -33,6 +37,9 @@ func (c *Controller) ListActivations(ctx context.Context, id whisk.Identity, ns 
 // CountActivations counts what ListActivations would list from q.Page.Skip on.
 func (c *Controller) CountActivations(ctx context.Context, id whisk.Identity, ns string, q ActivationQuery) (int, error) {
 	if err := entitled(id, ns, ns); err != nil {
+		return 0, err
+	}
+	if err := c.flushRecords(ctx); err != nil {
 		return 0, err
 	}
 	sq := q.store(ns)
@@ -60,4 +67,18 @@ func (c *Controller) GetActivation(ctx context.Context, id whisk.Identity, ns, a
 		return nil, whisk.NotFound()
 	}
 	return act, internal(err)
+}
+
+// flushRecords gives lists read-your-writes: a record is in the writer's
+// batch for a few milliseconds after its activation returned.
+func (c *Controller) flushRecords(ctx context.Context) error {
+	if c.records == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.records.Flush(ctx); err != nil {
+		return &whisk.Error{Code: whisk.CodeUnavailable, Message: "Activation records are not yet stored; try again.", Err: err}
+	}
+	return nil
 }

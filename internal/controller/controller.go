@@ -163,10 +163,19 @@ type Deps struct {
 	Acceptor Acceptor
 	Recorder Recorder     // may be nil until sequences and triggers record through it
 	Records  RecordLookup // may be nil: records are then read from the store only
+	Feed     RecordFeed   // may be nil: activations cannot be watched then
 	Kinds    Kinds
 	Now      func() time.Time      // defaults to time.Now
 	Logger   *slog.Logger          // defaults to slog.Default()
 	Metrics  prometheus.Registerer // may be nil
+	// OnChange, when set, is called after every write of an entity through
+	// this controller (cluster mode: tell the other controllers, whose caches
+	// hold it too; see cluster.go). Invalidations it relays come back
+	// through Forget, never through Invalidate.
+	OnChange func(path, name string)
+	// Controllers, when set, is how many controllers share the namespace
+	// throttles (cluster mode); each enforces its share of them.
+	Controllers func() int
 }
 
 // Controller is the platform's brain behind the API. It is safe for
@@ -180,6 +189,7 @@ type Controller struct {
 	// activations refused before they ran.
 	recorder Recorder
 	records  RecordLookup
+	feed     RecordFeed
 	kinds    Kinds
 	now      func() time.Time
 	log      *slog.Logger
@@ -191,6 +201,12 @@ type Controller struct {
 	auth      *authCache
 	entities  *entityCache
 	throttles *throttles
+	ext       extensions // built-in actions, trigger hooks, fire throttle
+	owners    ownerCache // web action owners by namespace
+	apis      apiCache   // API gateway routes by namespace
+
+	onChange    func(path, name string) // Deps.OnChange
+	controllers func() int
 }
 
 // New validates cfg and builds a controller.
@@ -218,6 +234,7 @@ func New(cfg Config, deps Deps) (*Controller, error) {
 		accept:    deps.Acceptor,
 		recorder:  deps.Recorder,
 		records:   deps.Records,
+		feed:      deps.Feed,
 		kinds:     deps.Kinds,
 		now:       deps.Now,
 		log:       deps.Logger,
@@ -226,6 +243,9 @@ func New(cfg Config, deps Deps) (*Controller, error) {
 		auth:      newAuthCache(),
 		entities:  newEntityCache(cfg.EntityCacheBytes),
 		throttles: newThrottles(),
+
+		onChange:    deps.OnChange,
+		controllers: deps.Controllers,
 	}
 	for _, infos := range deps.Kinds.Infos() {
 		for _, info := range infos {

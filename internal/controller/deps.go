@@ -35,4 +35,17 @@ type Recorder interface {
 // that a record is readable the moment its blocking invoke returned.
 type RecordLookup interface {
 	Pending(namespace, id string) (*whisk.Activation, bool)
+	// Flush waits until the records handed over so far are stored, so that
+	// lists read what the caller's own invocations wrote.
+	Flush(ctx context.Context) error
+}
+
+// RecordFeed announces activation records once they are stored, for watchers
+// (GET …/activations/stream). In the single-process shape it is the invoker's
+// Recorder; in cluster mode a bus subscription feeds it. Subscribe returns a
+// channel of the records of namespace ("" = all), closed by cancel and when
+// the feed ends; a slow reader loses its oldest records rather than slowing
+// the writer. Records are shared and must not be modified.
+type RecordFeed interface {
+	Subscribe(namespace string) (records <-chan *whisk.Activation, cancel func())
 }

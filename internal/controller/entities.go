@@ -216,11 +216,14 @@ func (ec *entityCache) invalidate(key string) {
 	ec.mu.Unlock()
 }
 
-// Invalidate drops path/name from the entity cache. Writes through this
-// controller call it themselves; cluster mode calls it for writes made by
-// other controllers.
+// Invalidate drops path/name from the entity cache after a write through
+// this controller, and tells Deps.OnChange. Writes made by other controllers
+// arrive through Forget (cluster.go).
 func (c *Controller) Invalidate(path, name string) {
 	c.entities.invalidate(entityKey(path, name))
+	if c.onChange != nil {
+		c.onChange(path, name)
+	}
 }
 
 // loadEntity returns path/name decoded, from the cache when it is fresh.

@@ -41,7 +41,7 @@ const MsgUnavailable = "The server is currently unavailable (because it is overl
 // arguments and the activation started (blocking) or made durable
 // (non-blocking).
 func (c *Controller) Invoke(ctx context.Context, id whisk.Identity, req InvokeRequest) (InvokeResult, error) {
-	perMinute, concurrent, _ := c.throttleLimits(id)
+	perMinute, concurrent, _ := c.individualLimits(id)
 	slot, reason, err := c.throttles.admit(id.Namespace, c.now(), perMinute, concurrent, req.Blocking)
 	if err != nil {
 		c.met.throttledBy.WithLabelValues(id.Namespace, reason).Inc()
@@ -66,12 +66,15 @@ func (c *Controller) invoke(ctx context.Context, id whisk.Identity, req InvokeRe
 	if run.kindErr != nil {
 		return InvokeResult{}, run.kindErr
 	}
-	if run.sequence {
-		return InvokeResult{}, whisk.BadRequest(MsgSequenceNotRunning)
+	if isComposition(r.entry.action) {
+		return c.invokeComposition(ctx, id, req, r, run, slot)
 	}
 	args, err := run.args(req.Args)
 	if err != nil {
 		return InvokeResult{}, err
+	}
+	if r.entry.action.Exec.Kind == KindBuiltin {
+		return c.invokeBuiltin(ctx, id, req, r, args, slot)
 	}
 	msg := &whisk.ActivationMessage{
 		ActivationID:  whisk.NewActivationID(),

@@ -11,19 +11,18 @@ import (
 // and the akka-http rejection texts it wraps). Messages shared with other
 // components live in package whisk.
 const (
-	MsgConformance        = "Resource by this name exists but is not in this collection."
-	MsgExecUndefined      = "exec undefined"
-	MsgDocsWithCount      = "The parameter 'docs' is not permitted with 'count'."
-	MsgActivationIDBad    = "The activation id is not valid."
-	MsgNamespaceIllegal   = "The namespace contains illegal characters."
-	MsgSequenceTooLong    = "Too many actions in the sequence."
-	MsgSequenceEmpty      = "No component specified for the sequence."
-	MsgSequenceCyclic     = "Sequence may not refer to itself."
-	MsgSequenceComponent  = "Sequence component does not exist."
-	MsgSequenceNotRunning = "Sequences can be created but not yet invoked on this server."
-	MsgKindMissing        = "'kind' must be a string defined in 'exec'"
-	MsgComponentsMissing  = "'components' must be defined for sequence kind"
-	MsgBlackboxImage      = "'image' must be a string defined in 'exec' for 'blackbox' actions"
+	MsgConformance       = "Resource by this name exists but is not in this collection."
+	MsgExecUndefined     = "exec undefined"
+	MsgDocsWithCount     = "The parameter 'docs' is not permitted with 'count'."
+	MsgActivationIDBad   = "The activation id is not valid."
+	MsgNamespaceIllegal  = "The namespace contains illegal characters."
+	MsgSequenceTooLong   = "Too many actions in the sequence."
+	MsgSequenceEmpty     = "No component specified for the sequence."
+	MsgSequenceCyclic    = "Sequence may not refer to itself."
+	MsgSequenceComponent = "Sequence component does not exist."
+	MsgKindMissing       = "'kind' must be a string defined in 'exec'"
+	MsgComponentsMissing = "'components' must be defined for sequence kind"
+	MsgBlackboxImage     = "'image' must be a string defined in 'exec' for 'blackbox' actions"
 )
 
 // Malformed is OpenWhisk's 400 for a body that does not decode.

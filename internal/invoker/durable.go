@@ -34,8 +34,8 @@ func (a Acceptor) Accept(ctx context.Context, msg *whisk.ActivationMessage) erro
 // ConsumerConfig tunes the consumer of accepted work.
 type ConsumerConfig struct {
 	Subject     string // where the work is published; default InvokeSubject
-	Concurrency int // deliveries handled at once
-	MaxDeliver  int // deliveries before the work is recorded as a whisk internal error
+	Concurrency int    // deliveries handled at once
+	MaxDeliver  int    // deliveries before the work is recorded as a whisk internal error
 }
 
 // DefaultConsumerConfig follows RELIABILITY.md (max_deliver 5).
@@ -57,6 +57,9 @@ type Consumer struct {
 	sub     bus.Subscription
 	// composer runs compositions; nil leaves them to the invoker.
 	composer Composer
+	// completed, when set, is told of each record once it is durable, for
+	// messages with a ReplyTo (cluster mode; see complete.go).
+	completed func(msg *whisk.ActivationMessage, act *whisk.Activation)
 }
 
 // NewConsumer returns a consumer; Start begins consuming.
@@ -102,8 +105,9 @@ func (c *Consumer) handle(d bus.Delivery) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.store.GetActivation(ctx, msg.Identity.Namespace, msg.ActivationID); err == nil {
-		_ = d.Ack() // done before a crash, acknowledged too late: never run twice for one record
+	if act, err := c.store.GetActivation(ctx, msg.Identity.Namespace, msg.ActivationID); err == nil {
+		c.complete(&msg, act) // whoever waits was not told before the crash
+		_ = d.Ack()           // done before a crash, acknowledged too late: never run twice for one record
 		return
 	} else if !errors.Is(err, whisk.ErrNotFound) {
 		c.log.Warn("checking for an existing record failed; retrying later", "activation", msg.ActivationID, "err", err)
@@ -127,13 +131,13 @@ func (c *Consumer) handle(d bus.Delivery) {
 	if c.compose(&msg, func() { _ = d.Ack() }, func() { _ = d.Nak(time.Second) }) {
 		return
 	}
-	msg.OnRecorded = func() { _ = d.Ack() }
+	done := c.onRecorded(&msg, d)
 	ch, err := c.invoker.Start(&msg)
 	if err != nil {
 		_ = d.Nak(0) // shutting down: the next start takes it back
 		return
 	}
-	<-ch // hold the delivery slot so that accepted work is admitted at the pace it runs
+	done(<-ch) // hold the delivery slot so that accepted work is admitted at the pace it runs
 }
 
 func (c *Consumer) recordFailure(msg *whisk.ActivationMessage, d bus.Delivery, status whisk.StatusCode, text string) {
@@ -144,7 +148,10 @@ func (c *Consumer) recordFailure(msg *whisk.ActivationMessage, d bus.Delivery, s
 		Response: whisk.ErrorResponse(status, text), StatusCode: int(status), Logs: []string{},
 		Annotations: whisk.KeyValues{}.Set("path", msg.ActionFQN.PathName()),
 	}
-	c.rec.RecordThen(act, func() { _ = d.Ack() })
+	c.rec.RecordThen(act, func() {
+		c.complete(msg, act)
+		_ = d.Ack()
+	})
 }
 
 // loadAction reads an action document from the store.

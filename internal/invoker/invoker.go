@@ -527,6 +527,7 @@ func (inv *Invoker) startContainer(msg *whisk.ActivationMessage, rt runtimes.Run
 
 func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd runtimes.Command, mem int, concurrent bool) (*container, error) {
 	id := fmt.Sprintf("%s-%d", inv.start.Format("150405"), inv.seq.Add(1))
+	created := time.Now()
 	sb, err := inv.deps.Driver.Start(ctx, sandbox.Spec{
 		ID:            id,
 		Argv:          cmd.Argv,
@@ -541,6 +542,7 @@ func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd r
 	if err != nil {
 		return nil, err
 	}
+	inv.met.creates.WithLabelValues(rt.Kind()).Observe(time.Since(created).Seconds())
 	return &container{sb: sb, kind: rt.Kind(), memMB: mem, lastUsed: inv.now()}, nil
 }
 

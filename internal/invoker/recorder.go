@@ -42,6 +42,15 @@ type Recorder struct {
 	wake    chan struct{}
 	closed  bool
 	done    chan struct{}
+
+	// queued and committed count records; committedCh is closed and replaced
+	// at every commit, so that Flush can wait for the records before it.
+	queued, committed uint64
+	committedCh       chan struct{}
+
+	subMu      sync.Mutex // guards subs; see feed.go
+	subs       map[*subscriber]struct{}
+	subsClosed bool
 }
 
 // NewRecorder starts a writer over st.
@@ -54,9 +63,10 @@ func NewRecorder(cfg RecorderConfig, st store.Store, log *slog.Logger) *Recorder
 	}
 	r := &Recorder{
 		cfg: cfg, store: st, log: log,
-		pending: make(map[string]*whisk.Activation),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		pending:     make(map[string]*whisk.Activation),
+		wake:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
+		committedCh: make(chan struct{}),
 	}
 	go r.loop()
 	return r
@@ -70,6 +80,7 @@ func (r *Recorder) RecordThen(act *whisk.Activation, done func()) {
 	r.mu.Lock()
 	r.queue = append(r.queue, pendingRecord{act, done})
 	r.pending[act.ActivationID] = act
+	r.queued++
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -86,6 +97,25 @@ func (r *Recorder) Pending(namespace, id string) (*whisk.Activation, bool) {
 		return nil, false
 	}
 	return act, true
+}
+
+// Flush waits until every record handed over before the call is committed,
+// so that a list query after a blocking invoke sees its record.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.mu.Lock()
+	target := r.queued
+	for r.committed < target {
+		ch := r.committedCh
+		r.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+	}
+	r.mu.Unlock()
+	return nil
 }
 
 // Close writes what is queued and stops the writer.
@@ -107,6 +137,7 @@ func (r *Recorder) Close() {
 
 func (r *Recorder) loop() {
 	defer close(r.done)
+	defer r.closeSubscribers()
 	backoff := 10 * time.Millisecond
 	for {
 		<-r.wake
@@ -149,12 +180,16 @@ func (r *Recorder) loop() {
 			for _, a := range acts {
 				delete(r.pending, a.ActivationID)
 			}
+			r.committed += uint64(n)
+			close(r.committedCh)
+			r.committedCh = make(chan struct{})
 			r.mu.Unlock()
 			for _, p := range batch {
 				if p.done != nil {
 					p.done()
 				}
 			}
+			r.publish(acts)
 		}
 	}
 }
