@@ -379,28 +379,24 @@ func (s *suite) testEnv(t *testing.T) {
 }
 
 func (s *suite) testDestroyKills(t *testing.T) {
-	sb := s.start(t, s.spec("loop.sh"))
-	r := call(t, sb, 10*time.Second, `{"op":"daemon"}`, 1<<20)
-	var child, grandchild int
-	if _, err := fmt.Sscanf(string(r.Line), `{"child":%d,"grandchild":%d}`, &child, &grandchild); err != nil {
-		t.Fatalf("reply %q: %v", r.Line, err)
-	}
-	for _, pid := range []int{child, grandchild} {
-		if !alive(pid) {
-			t.Fatalf("pid %d not running before Destroy", pid)
-		}
+	// Descendants are found by an environment marker they inherit, not by
+	// the pids the script reports: in a PID namespace those are not the
+	// host's.
+	mark := fmt.Sprintf("SANDBOXTEST_MARK=%d-%d", os.Getpid(), time.Now().UnixNano())
+	sb := s.start(t, s.spec("loop.sh", mark))
+	call(t, sb, 10*time.Second, `{"op":"daemon"}`, 1<<20)
+	if pids := marked(mark); len(pids) < 3 {
+		t.Fatalf("found %d processes of the sandbox before Destroy (%v), want the loop, a child and a grandchild", len(pids), pids)
 	}
 	if err := sb.Destroy(); err != nil {
 		t.Fatal(err)
 	}
-	for _, pid := range []int{child, grandchild} {
-		deadline := time.Now().Add(2 * time.Second)
-		for alive(pid) {
-			if time.Now().After(deadline) {
-				t.Fatalf("pid %d survived Destroy", pid)
-			}
-			time.Sleep(10 * time.Millisecond)
+	deadline := time.Now().Add(2 * time.Second)
+	for pids := marked(mark); len(pids) > 0; pids = marked(mark) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processes %v survived Destroy", pids)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if err := sb.Destroy(); err != nil {
 		t.Errorf("second Destroy: %v", err)
@@ -408,6 +404,29 @@ func (s *suite) testDestroyKills(t *testing.T) {
 	if r := call(t, sb, time.Second, `{"value":{}}`, 1<<20); !r.Exited {
 		t.Errorf("call after Destroy = %+v", r)
 	}
+}
+
+// marked lists the live processes whose environment holds mark.
+func marked(mark string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !alive(pid) {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == mark {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
 }
 
 // alive reports whether pid runs: a zombie (waiting for a parent that does
