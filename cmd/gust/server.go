@@ -23,6 +23,7 @@ import (
 	"github.com/gustfaas/gust/internal/invoker"
 	"github.com/gustfaas/gust/internal/runtimes"
 	"github.com/gustfaas/gust/internal/sandbox"
+	"github.com/gustfaas/gust/internal/sandbox/linux"
 	"github.com/gustfaas/gust/internal/sandbox/process"
 	"github.com/gustfaas/gust/internal/store/sqlite"
 	"github.com/gustfaas/gust/internal/whisk"
@@ -37,14 +38,18 @@ type serverConfig struct {
 	// CacheDir keeps what is worth keeping across data directories: the
 	// runtimes' launchers and Go's build cache (compiling the standard
 	// library once, not once per data directory).
-	CacheDir      string
-	Sandbox       string // process (the only driver yet) or auto
-	UserMemoryMB  int
-	KeepAlive     time.Duration
-	StemCells     map[string]int
-	ShutdownGrace time.Duration
-	Controller    controller.Config
-	Logger        *slog.Logger
+	CacheDir string
+	Sandbox  string // linux, process or auto (linux when it can run here)
+	// Network is the default network policy of sandboxes (none, egress,
+	// host; "" = egress where the driver supports it, else none).
+	Network          string
+	AllowHostNetwork bool // actions may ask for network: host
+	UserMemoryMB     int
+	KeepAlive        time.Duration
+	StemCells        map[string]int
+	ShutdownGrace    time.Duration
+	Controller       controller.Config
+	Logger           *slog.Logger
 	// Alarms tunes the alarm feeds; AlarmClock and AlarmTicks, when set,
 	// replace their clock and timer (tests drive time with them).
 	Alarms     alarms.Config
@@ -138,6 +143,8 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	icfg := invoker.DefaultConfig()
 	icfg.UserMemoryMB = cfg.UserMemoryMB
 	icfg.KeepAlive = cfg.KeepAlive
+	icfg.Network = defaultNetwork(cfg, s.driver, log)
+	icfg.AllowHostNetwork = cfg.AllowHostNetwork
 	icfg.WorkDir = filepath.Join(cfg.DataDir, "invoker")
 	icfg.APIHost = cfg.APIHost
 	icfg.StemCells = map[string]int{}
@@ -194,18 +201,73 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	s.http.RegisterOnShutdown(handler.CloseStreams) // streams never go idle by themselves
 	go func() { s.served <- s.http.Serve(s.ln) }()
 	log.Info("gust is serving", "api", cfg.APIHost, "data", cfg.DataDir, "sandbox", s.driver.Name(),
-		"stem_cells", icfg.StemCells)
+		"network", icfg.Network, "stem_cells", icfg.StemCells)
 	return s, nil
 }
 
-// newDriver picks the sandbox driver.
+// newDriver picks the sandbox driver: linux (namespaces, cgroups, seccomp)
+// when this process may use it, else process, saying why.
 func newDriver(cfg serverConfig, log *slog.Logger) (sandbox.Driver, error) {
-	switch strings.ToLower(cfg.Sandbox) {
-	case "", "auto", "process":
+	processDriver := func() (sandbox.Driver, error) {
 		return process.New(process.Config{WorkRoot: filepath.Join(cfg.DataDir, "sandboxes")})
-	default:
-		return nil, fmt.Errorf("unknown sandbox driver %q (want process or auto)", cfg.Sandbox)
 	}
+	switch strings.ToLower(cfg.Sandbox) {
+	case "process":
+		return processDriver()
+	case "", "auto", "linux":
+		if err := linux.Available(); err != nil {
+			if cfg.Sandbox == "linux" {
+				return nil, fmt.Errorf("the linux sandbox driver cannot run here: %w", err)
+			}
+			log.Warn("functions are NOT isolated: the linux sandbox driver is unavailable, using the process driver", "reason", err)
+			return processDriver()
+		}
+		lcfg := linux.DefaultConfig()
+		lcfg.WorkRoot = filepath.Join(cfg.DataDir, "sandboxes")
+		// Nothing of the data directory is visible to functions but the
+		// prepared code of the action a sandbox runs; the cache holds the
+		// runtimes' launchers.
+		lcfg.Hidden = []string{cfg.DataDir}
+		lcfg.Exposed = []string{filepath.Join(cfg.DataDir, "invoker", "code"), cfg.CacheDir}
+		lcfg.Network = invoker.NetworkEgress
+		d, err := linux.New(lcfg)
+		if err != nil {
+			if cfg.Sandbox == "linux" {
+				return nil, err
+			}
+			log.Warn("functions are NOT isolated: the linux sandbox driver failed to start, using the process driver", "err", err)
+			return processDriver()
+		}
+		return d, nil
+	default:
+		return nil, fmt.Errorf("unknown sandbox driver %q (want linux, process or auto)", cfg.Sandbox)
+	}
+}
+
+// defaultNetwork is the network policy of sandboxes whose action names none:
+// the configured one, else egress where the driver can confine it, else none.
+// The process driver cannot confine networking at all: "host".
+func defaultNetwork(cfg serverConfig, d sandbox.Driver, log *slog.Logger) string {
+	ld, ok := d.(*linux.Driver)
+	if !ok {
+		return invoker.NetworkHost
+	}
+	egressErr := ld.Egress()
+	switch cfg.Network {
+	case invoker.NetworkNone, invoker.NetworkHost:
+		return cfg.Network
+	case invoker.NetworkEgress:
+		if egressErr != nil {
+			log.Warn("egress networking is unavailable; sandboxes get loopback only", "reason", egressErr)
+			return invoker.NetworkNone
+		}
+		return cfg.Network
+	}
+	if egressErr != nil {
+		log.Info("sandboxes get loopback only: egress networking is unavailable", "reason", egressErr)
+		return invoker.NetworkNone
+	}
+	return invoker.NetworkEgress
 }
 
 // Addr is the address the API listens on.

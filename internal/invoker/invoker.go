@@ -34,7 +34,11 @@ type Config struct {
 	WorkDir          string         // code cache and sandbox directories live here
 	MaxResultBytes   int
 	APIHost          string // given to functions as __OW_API_HOST
-	Network          string // default network policy for sandboxes
+	Network          string // default network policy for sandboxes: none, egress or host
+	// AllowHostNetwork lets actions ask for the "host" policy (annotation
+	// network: host): trusted operators only, since such a function reaches
+	// every service on the machine.
+	AllowHostNetwork bool
 }
 
 // DefaultConfig returns OpenWhisk-like defaults.
@@ -348,7 +352,7 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 		}
 		// Stem cells speak the loop one request at a time; an action that
 		// runs many activations per sandbox starts its own.
-		if rt.StemCell() && mem == inv.cfg.StemCellMemoryMB && conc == 1 {
+		if rt.StemCell() && mem == inv.cfg.StemCellMemoryMB && conc == 1 && inv.networkOf(msg.Action) == inv.cfg.Network {
 			if stems := inv.stems[rt.Kind()]; len(stems) > 0 {
 				c := stems[len(stems)-1]
 				inv.stems[rt.Kind()] = stems[:len(stems)-1]
@@ -501,7 +505,7 @@ func (inv *Invoker) startContainer(msg *whisk.ActivationMessage, rt runtimes.Run
 		}
 		cmd = rt.Command(dir, inv.initEnv(msg, timeout))
 	}
-	c, err := inv.startSandbox(ctx, rt, cmd, mem, msg.Action.Limits.Concurrency > 1)
+	c, err := inv.startSandbox(ctx, rt, cmd, mem, msg.Action.Limits.Concurrency > 1, inv.networkOf(msg.Action))
 	if err != nil {
 		return nil, err
 	}
@@ -525,7 +529,28 @@ func (inv *Invoker) startContainer(msg *whisk.ActivationMessage, rt runtimes.Run
 	return c, nil
 }
 
-func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd runtimes.Command, mem int, concurrent bool) (*container, error) {
+// Network policies an action may name in its "network" annotation.
+const (
+	NetworkNone   = "none"
+	NetworkEgress = "egress"
+	NetworkHost   = "host"
+)
+
+// networkOf is the policy an action runs under: its "network" annotation
+// when it names an allowed policy, else the server's default.
+func (inv *Invoker) networkOf(a *whisk.Action) string {
+	switch p, _ := a.Annotations.GetString("network"); p {
+	case NetworkNone, NetworkEgress:
+		return p
+	case NetworkHost:
+		if inv.cfg.AllowHostNetwork {
+			return p
+		}
+	}
+	return inv.cfg.Network
+}
+
+func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd runtimes.Command, mem int, concurrent bool, network string) (*container, error) {
 	id := fmt.Sprintf("%s-%d", inv.start.Format("150405"), inv.seq.Add(1))
 	created := time.Now()
 	sb, err := inv.deps.Driver.Start(ctx, sandbox.Spec{
@@ -535,7 +560,7 @@ func (inv *Invoker) startSandbox(ctx context.Context, rt runtimes.Runtime, cmd r
 		Dir:           cmd.Dir,
 		MemoryMB:      mem,
 		ReadOnlyPaths: cmd.ReadOnlyPaths,
-		Network:       inv.cfg.Network,
+		Network:       network,
 		Concurrent:    concurrent && rt.SupportsConcurrency(),
 		NoSentinels:   cmd.NoSentinels,
 	})
@@ -649,7 +674,7 @@ func (inv *Invoker) fillStemCells(kind string) {
 		}
 		inv.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		c, err := inv.startSandbox(ctx, rt, rt.Command("", nil), mem, false)
+		c, err := inv.startSandbox(ctx, rt, rt.Command("", nil), mem, false, inv.cfg.Network)
 		cancel()
 		if err != nil {
 			inv.unreserve(mem)
