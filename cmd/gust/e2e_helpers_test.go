@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,7 +36,9 @@ func startTestServer(t testing.TB, mutate ...func(*serverConfig)) *testServer {
 	cfg.Controller.InvocationsPerMinute = 0
 	cfg.Controller.ConcurrentInvocations = 0
 	cfg.Controller.FiresPerMinute = 0
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	tw := &testLogWriter{t: t}
+	t.Cleanup(tw.close) // registered first, so it runs after the server's shutdown
+	cfg.Logger = slog.New(slog.NewTextHandler(tw, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -181,4 +184,28 @@ func annotation(act whisk.Activation, key string) any {
 	var v any
 	_ = json.Unmarshal(raw, &v)
 	return v
+}
+
+// testLogWriter shows the server's warnings and errors in the test's output,
+// so that a failure carries its cause, and drops them once the test is over
+// (t.Log then panics).
+type testLogWriter struct {
+	t      testing.TB
+	mu     sync.Mutex
+	closed bool
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLogWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
 }
