@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +28,10 @@ import (
 //     the host's own name servers — and only replies come back in;
 //   - IPv6 is off on both ends, so link-local IPv6 cannot reach the host.
 // The rules match every gs+ interface, so drivers sharing a host share the
-// policy; each driver removes its own chains on Close.
+// policy; each driver removes its own chains on Close. The chains are named
+// after the driver, not after anything drivers share (such as the cgroup
+// parent): otherwise the first driver to close would remove the firewall
+// of every other driver's sandboxes on the host.
 
 // blockedRanges are the destinations an egress sandbox may not reach.
 var blockedRanges = []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
@@ -94,7 +98,7 @@ func newEgress(parent, cidr string) (*egress, error) {
 	h.Write([]byte(parent))
 	eg := &egress{
 		iptables: ipt,
-		chain:    chainName(parent),
+		chain:    chainName(os.Getpid(), chainSeq.Add(1)),
 		tag:      fmt.Sprintf("%04x", h.Sum32()&0xffff),
 		subnet:   subnet,
 		slots:    1 << (30 - ones),
@@ -113,21 +117,52 @@ func newEgress(parent, cidr string) (*egress, error) {
 	return eg, nil
 }
 
-// chainName makes the prefix of the driver's iptables chain names from the
-// cgroup parent: with "-POSTROUTING" after it, at most iptables' 28 bytes.
-func chainName(parent string) string {
-	name := strings.ToUpper(strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '-'
-	}, parent))
-	if len(name) > 14 {
-		h := fnv.New32a()
-		h.Write([]byte(parent))
-		name = fmt.Sprintf("%s%08X", name[:6], h.Sum32())
+// chainSeq tells apart the drivers of one process.
+var chainSeq atomic.Uint32
+
+// chainName makes the prefix of a driver's iptables chain names, unique on
+// the host while the driver lives: its process and its number in the
+// process. With "-POSTROUTING" after it, at most iptables' 28 bytes.
+func chainName(pid int, seq uint32) string {
+	return fmt.Sprintf("G-%x.%x", pid&0xffffff, seq&0xfffffff)
+}
+
+// chainPID is the process of the driver whose chain prefix is name, if name
+// is one.
+func chainPID(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "G-")
+	if !ok {
+		return 0, false
 	}
-	return "G-" + name
+	pid, seq, ok := strings.Cut(rest, ".")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(pid, 16, 32)
+	if _, serr := strconv.ParseUint(seq, 16, 32); err != nil || serr != nil || n == 0 {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// removeStale removes the chains of drivers whose process died without
+// closing them (killed): the rules are the same as every live driver's, so
+// they are only clutter.
+func (eg *egress) removeStale() {
+	out, err := exec.Command(eg.iptables, "-w", "-t", "filter", "-S").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, ok := strings.CutPrefix(line, "-N ")
+		if !ok || !strings.HasSuffix(name, "-INPUT") {
+			continue
+		}
+		prefix := strings.TrimSuffix(name, "-INPUT")
+		if pid, ok := chainPID(prefix); ok && unix.Kill(pid, 0) == unix.ESRCH {
+			(&egress{iptables: eg.iptables, chain: prefix}).uninstall()
+		}
+	}
 }
 
 // routeOverlap reports a host route, other than a sandbox's, that overlaps
@@ -258,6 +293,7 @@ func (eg *egress) rules() map[string]map[string][][]string {
 // install creates the chains afresh (a crashed run may have left them) and
 // hooks them first into the built-in chains.
 func (eg *egress) install() error {
+	eg.removeStale()
 	for table, chains := range eg.rules() {
 		for hook, rules := range chains {
 			chain := eg.chain + "-" + hook

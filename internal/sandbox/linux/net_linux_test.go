@@ -23,11 +23,19 @@ func TestIPv4(t *testing.T) {
 	if a, err := hexIP("0002000A"); err != nil || ipString(a) != "10.0.2.0" {
 		t.Errorf("hexIP = %s, %v", ipString(a), err)
 	}
-	if got := chainName("gust"); got != "G-GUST" {
-		t.Errorf("chainName(gust) = %q", got)
-	}
-	if got := chainName("a-very-long-cgroup-parent/name"); len(got)+len("-POSTROUTING") > 28 {
+	if got := chainName(4194304, 0xfffffff); len(got)+len("-POSTROUTING") > 28 {
 		t.Errorf("chainName gives %q: too long for iptables", got)
+	}
+	if pid, ok := chainPID(chainName(1234, 7)); !ok || pid != 1234 {
+		t.Errorf("chainPID(chainName(1234, 7)) = %d, %v", pid, ok)
+	}
+	if _, ok := chainPID("G-GUST"); ok {
+		t.Error("chainPID takes G-GUST for a driver's chain")
+	}
+	// Two drivers of one process must not share chains: the first to close
+	// would remove the other's firewall.
+	if chainName(1234, 1) == chainName(1234, 2) {
+		t.Error("chainName is not unique per driver")
 	}
 }
 
