@@ -23,20 +23,31 @@ import (
 
 func (a *app) newAdminCmd() *cobra.Command {
 	var dataDir string
-	open := func(create bool) (*sqlite.Store, error) { return openStore(dataDir, create) }
+	var ca clusterAdmin // --store and --bus of a cluster; see cluster_admin.go
+	open := func(create bool) (store.Store, error) {
+		if ca.storeURL != "" {
+			return ca.openStore()
+		}
+		return openStore(dataDir, create)
+	}
 	cmd := group("admin", "Manage namespaces and keys in the local store (like wskadmin)",
 		group("namespace", "Create, list, change and delete namespaces (tenants)",
 			a.newAdminNSCreateCmd(open), a.newAdminNSListCmd(open), a.newAdminNSGetCmd(open),
 			a.newAdminNSUpdateCmd(open), a.newAdminNSDeleteCmd(open)),
 		group("key", "Manage namespaces' API keys", a.newAdminKeyRotateCmd(open)),
+		a.newAdminInvokersCmd(&ca), a.newAdminControllersCmd(&ca),
 	)
 	cmd.Long = `Manage namespaces and their API keys directly in the store of the data
 directory, as OpenWhisk's wskadmin does; no server or key is needed. It is safe
 to run while 'gust serve' runs on the same data directory.
 
 --data (env GUST_DATA, config file key "data") names the data directory; the
-default is the one 'gust serve' uses.`
+default is the one 'gust serve' uses. With --store postgres://... (GUST_STORE)
+the namespace and key commands work on a cluster's PostgreSQL instead, and
+'admin invokers' and 'admin controllers' ask a cluster's members over --bus
+(GUST_BUS).`
 	cmd.PersistentFlags().StringVar(&dataDir, "data", defaultDataDir(), "the data `DIR` of the server (holds "+storePath("")+")")
+	ca.addFlags(cmd)
 	return withConfig(cmd)
 }
 
@@ -158,7 +169,7 @@ func (a *app) printKey(ns string, key whisk.AuthKey, what string) error {
 	return nil
 }
 
-type storeOpener func(create bool) (*sqlite.Store, error)
+type storeOpener func(create bool) (store.Store, error)
 
 func (a *app) newAdminNSCreateCmd(open storeOpener) *cobra.Command {
 	var subject, keyText string

@@ -345,6 +345,9 @@ func (a *app) printConfig(target *cobra.Command, fileFlag string) error {
 			continue
 		}
 		value := typedValue(f)
+		if text, ok := value.(string); ok {
+			value = redactURL(text) // postgres://user:password@… (cluster.go)
+		}
 		if secretFlag(f.Name) && f.Value.String() != "" && f.Value.String() != "[]" {
 			value = "<redacted>"
 		}

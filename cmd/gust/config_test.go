@@ -152,7 +152,10 @@ func TestConfigPrint(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	want := "# effective settings of `gust admin` (flag > env GUST_* > config file > default)\n" +
-		"data: /srv/gust  # env GUST_DATA\n"
+		"bus: \"\"           # default\n" +
+		"bus-prefix: gust  # default\n" +
+		"data: /srv/gust   # env GUST_DATA\n" +
+		"store: \"\"         # default\n"
 	if stdout.String() != want {
 		t.Fatalf("output:\n%s\nwant:\n%s", stdout.String(), want)
 	}

@@ -17,6 +17,9 @@ import (
 // The child side of TestKilledAfterAcceptRunsOnce: a real server in its own
 // process, so that the test can SIGKILL it.
 func TestMain(m *testing.M) {
+	if args := os.Getenv(childArgsEnv); args != "" {
+		os.Exit(runChildCommand(args)) // cluster_test.go: a gust command in its own process
+	}
 	if dir := os.Getenv("GUST_E2E_CHILD_DATA"); dir != "" {
 		runChildServer(dir)
 		return

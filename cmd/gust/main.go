@@ -159,11 +159,12 @@ Getting started on one machine:
 		a.newPackageCmd(), a.newTriggerCmd(), a.newRuleCmd(),
 		a.newAPICmd(),
 		a.newNewCmd(),
+		a.newDeployCmd(), a.newUndeployCmd(), a.newDevCmd(),
 	} {
 		c.GroupID = "client"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{withConfig(newServeCmd()), a.newAdminCmd(), a.newConfigCmd(root), a.newBenchCmd()} {
+	for _, c := range []*cobra.Command{withConfig(newServeCmd()), newControllerCmd(), newInvokerCmd(), a.newAdminCmd(), a.newConfigCmd(root), a.newBenchCmd()} {
 		c.GroupID = "server"
 		root.AddCommand(c)
 	}

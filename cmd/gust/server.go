@@ -40,6 +40,9 @@ type serverConfig struct {
 	// library once, not once per data directory).
 	CacheDir string
 	Sandbox  string // linux, process or auto (linux when it can run here)
+	// CgroupParent names the linux driver's cgroup ("" = its default):
+	// invokers sharing a host's cgroups need one each (gust invoker).
+	CgroupParent string
 	// Network is the default network policy of sandboxes (none, egress,
 	// host; "" = egress where the driver supports it, else none).
 	Network          string
@@ -230,6 +233,9 @@ func newDriver(cfg serverConfig, log *slog.Logger) (sandbox.Driver, error) {
 		lcfg.Hidden = []string{cfg.DataDir}
 		lcfg.Exposed = []string{filepath.Join(cfg.DataDir, "invoker", "code"), cfg.CacheDir}
 		lcfg.Network = invoker.NetworkEgress
+		if cfg.CgroupParent != "" {
+			lcfg.CgroupParent = cfg.CgroupParent
+		}
 		d, err := linux.New(lcfg)
 		if err != nil {
 			if cfg.Sandbox == "linux" {

@@ -3,8 +3,8 @@ package invoker
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/gustfaas/gust/internal/bus"
@@ -21,6 +21,9 @@ type Acceptor struct{ Bus bus.Bus }
 
 // Accept returns once msg is durable.
 func (a Acceptor) Accept(ctx context.Context, msg *whisk.ActivationMessage) error {
+	if msg.Action != nil {
+		msg.ActionUpdated = msg.Action.Updated // the consumer may keep this version
+	}
 	data, err := json.Marshal(msg)
 	if err != nil {
 		return err
@@ -60,6 +63,9 @@ type Consumer struct {
 	// completed, when set, is told of each record once it is durable, for
 	// messages with a ReplyTo (cluster mode; see complete.go).
 	completed func(msg *whisk.ActivationMessage, act *whisk.Activation)
+	stopping  chan struct{} // closed by Stop: store waits give up (storewait.go)
+	stopOnce  sync.Once
+	actions   actionCache // see actioncache.go
 }
 
 // NewConsumer returns a consumer; Start begins consuming.
@@ -76,7 +82,7 @@ func NewConsumer(cfg ConsumerConfig, b bus.Bus, st store.Store, inv *Invoker, re
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Consumer{cfg: cfg, bus: b, store: st, invoker: inv, rec: rec, log: log}
+	return &Consumer{cfg: cfg, bus: b, store: st, invoker: inv, rec: rec, log: log, stopping: make(chan struct{})}
 }
 
 // Start subscribes to accepted work.
@@ -91,6 +97,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 
 // Stop stops taking work and waits for the running deliveries.
 func (c *Consumer) Stop() {
+	c.stopOnce.Do(func() { close(c.stopping) })
 	if c.sub != nil {
 		c.sub.Stop()
 	}
@@ -103,15 +110,24 @@ func (c *Consumer) handle(d bus.Delivery) {
 		_ = d.Ack()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if act, err := c.store.GetActivation(ctx, msg.Identity.Namespace, msg.ActivationID); err == nil {
+	// A store that cannot answer is waited for with the delivery in hand
+	// (its lease renewed): a nak per failed look would spend the deliveries
+	// of every queued activation within seconds of an outage (P4).
+	// Even a first delivery is checked: a publish retried across a NATS
+	// restart is stored again as a new message once the first was consumed
+	// (the restarted server rebuilds its duplicate window from the messages
+	// it still holds), and it must not run twice.
+	var act *whisk.Activation
+	if !c.untilStored("checking for an existing record", msg.ActivationID, func(ctx context.Context) (err error) {
+		act, err = c.store.GetActivation(ctx, msg.Identity.Namespace, msg.ActivationID)
+		return err
+	}) {
+		_ = d.Nak(time.Second) // stopping: another consumer, or the next start, takes it
+		return
+	}
+	if act != nil {
 		c.complete(&msg, act) // whoever waits was not told before the crash
 		_ = d.Ack()           // done before a crash, acknowledged too late: never run twice for one record
-		return
-	} else if !errors.Is(err, whisk.ErrNotFound) {
-		c.log.Warn("checking for an existing record failed; retrying later", "activation", msg.ActivationID, "err", err)
-		_ = d.Nak(time.Second)
 		return
 	}
 	if d.Attempt() > c.cfg.MaxDeliver {
@@ -119,12 +135,17 @@ func (c *Consumer) handle(d bus.Delivery) {
 			"The activation could not be run after repeated attempts.")
 		return
 	}
-	action, rev, err := loadAction(ctx, c.store, msg.ActionFQN)
-	if errors.Is(err, whisk.ErrNotFound) {
-		c.recordFailure(&msg, d, whisk.StatusApplicationError, "The requested action no longer exists.")
-		return
-	} else if err != nil {
+	var action *whisk.Action
+	var rev int64
+	if !c.untilStored("reading the action", msg.ActivationID, func(ctx context.Context) (err error) {
+		action, rev, err = c.load(ctx, &msg)
+		return err
+	}) {
 		_ = d.Nak(time.Second)
+		return
+	}
+	if action == nil {
+		c.recordFailure(&msg, d, whisk.StatusApplicationError, "The requested action no longer exists.")
 		return
 	}
 	msg.Action, msg.ActionRev = action, rev
@@ -134,7 +155,14 @@ func (c *Consumer) handle(d bus.Delivery) {
 	done := c.onRecorded(&msg, d)
 	ch, err := c.invoker.Start(&msg)
 	if err != nil {
-		_ = d.Nak(0) // shutting down: the next start takes it back
+		// The invoker is closed: the process is stopping. Hand the work back
+		// once this consumer stops taking any, or it would come straight
+		// back here, again and again, until its deliveries ran out.
+		select {
+		case <-c.stopping:
+		case <-time.After(10 * time.Second):
+		}
+		_ = d.Nak(0)
 		return
 	}
 	done(<-ch) // hold the delivery slot so that accepted work is admitted at the pace it runs

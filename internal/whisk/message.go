@@ -27,6 +27,11 @@ type ActivationMessage struct {
 	// record (cluster mode: the controller's completion subject); empty when
 	// nobody waits for it.
 	ReplyTo string `json:"replyTo,omitempty"`
+	// ActionUpdated is the action's Updated (epoch ms) when the message was
+	// made: with ActionRev it names one version of the action (a revision
+	// alone repeats after a delete and a create), so that an invoker may
+	// keep the version it loaded. 0 when unknown.
+	ActionUpdated int64 `json:"actionUpdated,omitempty"`
 	// OnRecorded, when set, is called once the activation record is durable;
 	// the durable queue acknowledges the work then and not before (P3).
 	OnRecorded func() `json:"-"`

@@ -526,7 +526,12 @@ func (s *subscription) pullLoop() {
 	log := s.bus.log.With("subject", s.subject)
 	pause := 100 * time.Millisecond
 	for {
-		// Take every free slot, waiting for at least one.
+		// Take every free slot, waiting for at least one. Stop first: with a
+		// free slot both cases are ready, and select would pick another
+		// pull (PullWait more for Stop) half of the time.
+		if s.stopped() {
+			return
+		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-s.stop:
@@ -548,8 +553,8 @@ func (s *subscription) pullLoop() {
 			for msg := range batch.Messages() {
 				n--
 				got++
-				if s.stopped() {
-					_ = msg.Nak()
+				if s.stopped() && !s.lastDelivery(msg) {
+					s.handBack(msg)
 					<-s.slots
 					continue
 				}
@@ -584,6 +589,28 @@ func (s *subscription) pullLoop() {
 			_ = s.ensureConsumer(log)
 		}
 	}
+}
+
+// handBack returns a message that arrived for a stopped subscription's pull.
+// Not at once: the pull is still open until it expires, and a message
+// nakked without a delay comes straight back into it, to be nakked again,
+// until its deliveries run out in milliseconds (a handler nakking work it
+// cannot take while the process stops feeds the same loop). A delay past
+// the pull's expiry costs one delivery per stop.
+func (s *subscription) handBack(msg jetstream.Msg) {
+	delay := s.bus.cfg.PullWait + time.Second
+	if md, err := msg.Metadata(); err == nil {
+		delay -= (&delivery{sub: s, attempt: int(md.NumDelivered)}).nakSkew()
+	}
+	_ = s.bus.nc.Publish(msg.Reply(), fmt.Appendf(nil, `-NAK {"delay": %d}`, delay.Nanoseconds()))
+}
+
+// lastDelivery reports whether msg will not be delivered again: it is
+// handled even while stopping, so that its consumer can record the failure
+// (P4) instead of the stream keeping it forever.
+func (s *subscription) lastDelivery(msg jetstream.Msg) bool {
+	md, err := msg.Metadata()
+	return err == nil && s.bus.cfg.MaxDeliver > 0 && int(md.NumDelivered) >= s.bus.cfg.MaxDeliver
 }
 
 // ensureConsumer puts back a consumer deleted from under a live
