@@ -375,7 +375,10 @@ func TestAdopter(t *testing.T) {
 	b := connect()
 	node := invokerNode(t, b, "a-first", 1024)
 	other := invokerNode(t, connect(), "z-last", 1024)
+	// Both must see both: an adopter that does not yet see a-first takes
+	// itself for the smallest healthy id.
 	waitHealthy(t, node.Members(), RoleInvoker, 2)
+	waitHealthy(t, other.Members(), RoleInvoker, 2)
 	for i := range 3 {
 		if err := b.Publish(t.Context(), InvokeSubject("dead"), "w"+string(rune('0'+i)), nil); err != nil {
 			t.Fatal(err)
