@@ -232,7 +232,7 @@ type benchRuntime struct {
 }
 
 func runBench(ctx context.Context, opts benchOptions, out, logw io.Writer) error {
-	b := &bench{opts: opts, out: out, log: logw, cores: runtime.NumCPU(), runID: whisk.NewActivationID()[:6],
+	b := &bench{opts: opts, out: out, log: logw, cores: runtime.NumCPU(), runID: whisk.NewActivationID()[26:],
 		dataDirs: map[string]string{}}
 	defer func() {
 		for _, dir := range b.dataDirs {

@@ -303,7 +303,7 @@ func (p *Provider) fire(ctx context.Context, sc store.Schedule, now time.Time) {
 	t := cfg.times()
 	if t.stop.IsZero() || due.Before(t.stop) || due.Equal(t.stop) {
 		_, err = p.pf.FireTrigger(ctx, id, sc.Namespace, sc.Trigger, controller.FireRequest{
-			Payload: cfg.Payload, TransactionID: "alarm-" + whisk.NewActivationID()[:16],
+			Payload: cfg.Payload, TransactionID: "alarm-" + whisk.NewActivationID()[16:],
 		})
 	}
 	if disable := disableFor(err); disable != nil {
