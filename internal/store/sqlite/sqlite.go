@@ -13,6 +13,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -228,6 +229,36 @@ func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 // them through tx.StmtContext without preparing again.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// inRelaxedTx is inTx with synchronous=NORMAL for this one transaction, for
+// writes whose loss in a power cut no promise depends on (see PutActivations).
+// SQLite refuses to change the setting inside a transaction, so it is set on
+// the connection around it; a connection whose FULL setting cannot be put
+// back is thrown away rather than left to commit accepted work unsynced.
+func (s *Store) inRelaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
