@@ -1,6 +1,7 @@
 package whisk
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -27,13 +28,21 @@ func FuzzParseFQN(f *testing.F) {
 	})
 }
 
+// openWhiskNameRE is OpenWhisk's entity name pattern (EntityName.REGEX), the
+// reference for the hand-written ValidName.
+var openWhiskNameRE = regexp.MustCompile(`\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`)
+
 // FuzzValidName checks the invariants that paths and document keys rely on.
 func FuzzValidName(f *testing.F) {
 	for _, s := range []string{"hello", "my action", "a@b.c-d&e", " lead", "trail ", "a/b", strings.Repeat("x", 257), "é"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidName(s) {
+		valid := ValidName(s)
+		if want := len(s) <= MaxNameLength && openWhiskNameRE.MatchString(s); valid != want {
+			t.Fatalf("ValidName(%q) = %v, OpenWhisk's pattern says %v", s, valid, want)
+		}
+		if !valid {
 			return
 		}
 		if len(s) > MaxNameLength || strings.ContainsAny(s, "/\n\x00") || strings.HasPrefix(s, " ") || strings.HasSuffix(s, " ") {

@@ -1,9 +1,6 @@
 package whisk
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
 // MaxNameLength is OpenWhisk's entity name limit.
 const MaxNameLength = 256
@@ -15,10 +12,30 @@ const DefaultPackage = "default"
 // SelfNamespace is the path segment that stands for the caller's own namespace.
 const SelfNamespace = "_"
 
-var nameRE = regexp.MustCompile(`\A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z`)
+// ValidName reports whether s is a legal entity or namespace name: OpenWhisk's
+// \A([\w]|[\w][\w@ .&-]{0,254}[\w@.&-])\z with ASCII \w, checked by hand
+// because every request checks a name or two and the regexp was 1.5% of the
+// CPU of a warm invoke. names_test.go holds the regexp as the reference.
+func ValidName(s string) bool {
+	n := len(s)
+	if n == 0 || n > MaxNameLength || !isWordByte(s[0]) {
+		return false
+	}
+	for i := 1; i < n; i++ {
+		c := s[i]
+		switch {
+		case isWordByte(c), c == '@', c == '.', c == '&', c == '-':
+		case c == ' ' && i < n-1:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
-// ValidName reports whether s is a legal entity or namespace name.
-func ValidName(s string) bool { return len(s) <= MaxNameLength && nameRE.MatchString(s) }
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
 
 // CheckName returns OpenWhisk's 400 for an illegal name.
 func CheckName(s string) error {
