@@ -1,9 +1,7 @@
 package api
 
 import (
-	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/gustfaas/gust/internal/whisk"
 )
@@ -25,18 +23,18 @@ func encodeActivation(dst []byte, act *whisk.Activation) []byte {
 		dst = make([]byte, 0, 512+len(act.Response.Result))
 	}
 	dst = append(dst, `{"namespace":`...)
-	dst = appendString(dst, act.Namespace)
+	dst = whisk.AppendJSONString(dst, act.Namespace)
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, act.Name)
+	dst = whisk.AppendJSONString(dst, act.Name)
 	dst = append(dst, `,"version":`...)
-	dst = appendString(dst, act.Version)
+	dst = whisk.AppendJSONString(dst, act.Version)
 	dst = append(dst, `,"subject":`...)
-	dst = appendString(dst, act.Subject)
+	dst = whisk.AppendJSONString(dst, act.Subject)
 	dst = append(dst, `,"activationId":`...)
-	dst = appendString(dst, act.ActivationID)
+	dst = whisk.AppendJSONString(dst, act.ActivationID)
 	if act.Cause != "" {
 		dst = append(dst, `,"cause":`...)
-		dst = appendString(dst, act.Cause)
+		dst = whisk.AppendJSONString(dst, act.Cause)
 	}
 	dst = append(dst, `,"start":`...)
 	dst = strconv.AppendInt(dst, act.Start, 10)
@@ -53,7 +51,7 @@ func encodeActivation(dst []byte, act *whisk.Activation) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, l)
+		dst = whisk.AppendJSONString(dst, l)
 	}
 	dst = append(dst, `],"annotations":`...)
 	dst = appendKeyValues(dst, act.Annotations)
@@ -77,12 +75,12 @@ func appendResponse(dst []byte, r *whisk.Response) []byte {
 	if status == "" {
 		status = r.StatusCode.String()
 	}
-	dst = appendString(dst, status)
+	dst = whisk.AppendJSONString(dst, status)
 	dst = append(dst, `,"success":`...)
 	dst = strconv.AppendBool(dst, r.StatusCode == whisk.StatusSuccess)
 	if len(r.Result) > 0 {
 		dst = append(dst, `,"result":`...)
-		dst = appendRaw(dst, r.Result)
+		dst = whisk.AppendRawJSON(dst, r.Result)
 	}
 	if r.Size > 0 {
 		dst = append(dst, `,"size":`...)
@@ -98,78 +96,12 @@ func appendKeyValues(dst []byte, kv whisk.KeyValues) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"key":`...)
-		dst = appendString(dst, e.Key)
+		dst = whisk.AppendJSONString(dst, e.Key)
 		dst = append(dst, `,"value":`...)
-		dst = appendRaw(dst, e.Value)
+		dst = whisk.AppendRawJSON(dst, e.Value)
 		dst = append(dst, '}')
 	}
 	return append(dst, ']')
-}
-
-// appendRaw appends a raw JSON value; one that is not valid JSON (it should
-// never happen: records are written by the platform) is appended as a string
-// rather than breaking the whole response.
-func appendRaw(dst []byte, raw json.RawMessage) []byte {
-	if len(raw) == 0 {
-		return append(dst, "null"...)
-	}
-	if !json.Valid(raw) {
-		return appendString(dst, string(raw))
-	}
-	return append(dst, raw...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaping as encoding/json does
-// minus its HTML escaping; invalid UTF-8 becomes U+FFFD.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			// Valid JSON, but not valid JavaScript source: escaped as encoding/json does.
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 // activationSummary is an item of an activation list without docs

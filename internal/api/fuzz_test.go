@@ -41,24 +41,3 @@ func FuzzActivationListQuery(f *testing.F) {
 		}
 	})
 }
-
-// FuzzAppendString checks the hand-written JSON string encoder against
-// encoding/json: both must decode to the same string.
-func FuzzAppendString(f *testing.F) {
-	f.Add("plain")
-	f.Add("quote\" backslash\\ tab\t nl\n \x00 \u2028 é \xff")
-	f.Fuzz(func(t *testing.T, s string) {
-		ours := appendString(nil, s)
-		var got, want string
-		if err := json.Unmarshal(ours, &got); err != nil {
-			t.Fatalf("appendString(%q) = %s: not JSON: %v", s, ours, err)
-		}
-		std, _ := json.Marshal(s)
-		if err := json.Unmarshal(std, &want); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Fatalf("appendString(%q) decodes to %q, encoding/json to %q", s, got, want)
-		}
-	})
-}

@@ -44,10 +44,7 @@ func (s *Store) PutActivations(ctx context.Context, acts []*whisk.Activation) er
 		if a == nil || a.ActivationID == "" || a.Namespace == "" {
 			return errors.New("postgres: activation needs an id and a namespace")
 		}
-		doc, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("postgres: encode activation %s: %w", a.ActivationID, err)
-		}
+		doc := a.AppendJSON(nil)
 		ids, nss, names = append(ids, a.ActivationID), append(nss, a.Namespace), append(names, a.Name)
 		pkgs, starts, docs = append(pkgs, packagedName(a)), append(starts, a.Start), append(docs, doc)
 	}

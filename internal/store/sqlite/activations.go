@@ -24,14 +24,16 @@ type activationRow struct {
 
 func encodeActivations(acts []*whisk.Activation) ([]activationRow, error) {
 	rows := make([]activationRow, 0, len(acts))
+	// One buffer for the batch's documents; a doc made before the buffer
+	// grows keeps pointing at the old array, which stays valid.
+	buf := make([]byte, 0, 768*len(acts))
 	for _, a := range acts {
 		if a == nil || a.ActivationID == "" || a.Namespace == "" {
 			return nil, errors.New("sqlite: activation needs an id and a namespace")
 		}
-		doc, err := json.Marshal(a)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: encode activation %s: %w", a.ActivationID, err)
-		}
+		start := len(buf)
+		buf = a.AppendJSON(buf)
+		doc := buf[start:len(buf):len(buf)]
 		rows = append(rows, activationRow{
 			id: a.ActivationID, namespace: a.Namespace, name: a.Name,
 			pkgName: packagedName(a), start: a.Start, doc: doc,
