@@ -168,10 +168,28 @@ type entityCache struct {
 	mu    sync.RWMutex
 	m     map[string]*cachedEntity
 	bytes int
+
+	// loads are the store reads in progress, so that a burst of requests
+	// for an entity that is not cached reads and decodes it once: a native
+	// action's document is megabytes of base64, and a hundred concurrent
+	// decodes of it took seconds.
+	loadMu sync.Mutex
+	loads  map[string]*entityLoad
+}
+
+// entityLoad is one store read of an entity, shared by the requests that
+// missed the cache while it ran. Only requests that arrive in the same epoch
+// join it: one that arrives after an invalidation must read the new version.
+type entityLoad struct {
+	epoch  uint64
+	joined int // requests waiting on it besides the one reading; under loadMu
+	done   chan struct{}
+	e      *cachedEntity
+	err    error
 }
 
 func newEntityCache(budget int) *entityCache {
-	return &entityCache{budget: budget, m: map[string]*cachedEntity{}}
+	return &entityCache{budget: budget, m: map[string]*cachedEntity{}, loads: map[string]*entityLoad{}}
 }
 
 func (ec *entityCache) get(key string) *cachedEntity {
@@ -234,7 +252,45 @@ func (c *Controller) loadEntity(ctx context.Context, path, name string) (*cached
 	if e := c.entities.get(key); e != nil && (c.cfg.EntityCacheTTL <= 0 || now.Sub(e.loaded) < c.cfg.EntityCacheTTL) {
 		return e, nil
 	}
-	epoch := c.entities.epoch.Load()
+	ec := c.entities
+	ec.loadMu.Lock()
+	epoch := ec.epoch.Load()
+	if l := ec.loads[key]; l != nil && l.epoch == epoch {
+		l.joined++
+		ec.loadMu.Unlock()
+		select {
+		case <-l.done:
+			return l.e, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &entityLoad{epoch: epoch, done: make(chan struct{})}
+	ec.loads[key] = l
+	ec.loadMu.Unlock()
+
+	// Others may be waiting on this read: it must not fail because this
+	// request went away.
+	loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), entityLoadTimeout)
+	l.e, l.err = c.readEntity(loadCtx, path, name)
+	cancel()
+	if l.err == nil {
+		l.e.loaded = now
+		ec.put(key, l.e, epoch)
+	}
+	ec.loadMu.Lock()
+	if ec.loads[key] == l {
+		delete(ec.loads, key)
+	}
+	ec.loadMu.Unlock()
+	close(l.done)
+	return l.e, l.err
+}
+
+// entityLoadTimeout bounds a store read that requests share.
+const entityLoadTimeout = 30 * time.Second
+
+func (c *Controller) readEntity(ctx context.Context, path, name string) (*cachedEntity, error) {
 	doc, err := c.store.GetEntity(ctx, path, name)
 	if errors.Is(err, whisk.ErrNotFound) {
 		return nil, whisk.NotFound()
@@ -242,13 +298,7 @@ func (c *Controller) loadEntity(ctx context.Context, path, name string) (*cached
 	if err != nil {
 		return nil, internal(err)
 	}
-	e, err := c.decodeEntity(doc)
-	if err != nil {
-		return nil, err
-	}
-	e.loaded = now
-	c.entities.put(key, e, epoch)
-	return e, nil
+	return c.decodeEntity(doc)
 }
 
 func (c *Controller) decodeEntity(doc store.Doc) (*cachedEntity, error) {
