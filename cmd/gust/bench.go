@@ -134,7 +134,7 @@ it does for the floor.`,
 	f.StringVar(&rts, "runtimes", strings.Join(benchRuntimeNames, ","), "runtimes to measure (those missing on this machine are skipped)")
 	f.StringVar(&opts.jsonFile, "json", "", "also write the results as JSON to `FILE`")
 	f.BoolVar(&opts.quick, "quick", false, "short runs, few samples, the process driver only: a smoke test of the numbers, under 30 s")
-	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the warm section (server and load generator) to `FILE`")
+	f.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the sections run (server and load generator) to `FILE`")
 	f.StringVar(&opts.cacheDir, "cache-dir", defaultCacheDir(), "`DIR` for runtime launchers and the Go build cache (as gust serve's)")
 	f.IntVar(&opts.coldSamples, "cold-samples", 10, "cold starts measured per runtime, driver and stem-cell setting")
 	f.IntVar(&opts.burst, "burst", 100, "concurrent requests of the burst section")
@@ -243,6 +243,11 @@ func runBench(ctx context.Context, opts benchOptions, out, logw io.Writer) error
 	if err := b.findRuntimes(ctx); err != nil {
 		return err
 	}
+	stopProfile, err := b.startCPUProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	started := time.Now()
 	steps := []struct {
 		name string

@@ -126,11 +126,6 @@ func (b *bench) drivers() []string {
 
 // runWarm measures warm invokes of each runtime's no-op on each driver.
 func (b *bench) runWarm(ctx context.Context) error {
-	stop, err := b.startCPUProfile()
-	if err != nil {
-		return err
-	}
-	defer stop()
 	for _, driver := range b.drivers() {
 		t, ok, err := b.target(ctx, "warm", driver, nil)
 		if err != nil {
