@@ -71,6 +71,9 @@ func (c *Controller) PutAction(ctx context.Context, id whisk.Identity, fqn whisk
 			body, err := json.Marshal(a)
 			stored = a
 			return body, a.Publish, internal(err)
+		}, func(doc store.Doc) *cachedEntity {
+			return &cachedEntity{coll: store.Actions, rev: doc.Rev, publish: doc.Publish, size: len(doc.Body) + 256,
+				action: stored, run: c.newRunnable(stored)}
 		})
 	if err != nil {
 		return nil, err

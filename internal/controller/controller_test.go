@@ -162,6 +162,25 @@ func TestEntityCacheEpoch(t *testing.T) {
 	if ec.get("ns/a") != fresh {
 		t.Fatal("a fresh load was not cached")
 	}
+	// A write installs its entity only if nothing else changed since it
+	// began; a load that began before it cannot store afterwards.
+	before := ec.epoch.Load()
+	loading := ec.epoch.Load()
+	written := &cachedEntity{size: 10, rev: 2}
+	ec.install("ns/a", written, before)
+	if ec.get("ns/a") != written {
+		t.Fatal("an uncontended write was not installed")
+	}
+	ec.put("ns/a", &cachedEntity{size: 10, rev: 1}, loading)
+	if ec.get("ns/a") != written {
+		t.Fatal("a load older than a write replaced it")
+	}
+	before = ec.epoch.Load()
+	ec.invalidate("ns/a") // another write lands between this one's store write and its install
+	ec.install("ns/a", &cachedEntity{size: 10, rev: 3}, before)
+	if ec.get("ns/a") != nil {
+		t.Fatal("a write that raced with another was installed")
+	}
 	// The byte budget evicts.
 	small := newEntityCache(100)
 	for i := range 20 {

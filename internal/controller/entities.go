@@ -65,7 +65,12 @@ type buildFunc func(old *store.Doc, updated int64) (body []byte, publish bool, e
 
 // putEntity is OpenWhisk's PUT protocol: create if absent; if present, 409
 // unless overwrite, else update through build with optimistic concurrency.
-func (c *Controller) putEntity(ctx context.Context, coll store.Collection, root, path, name string, overwrite bool, build buildFunc) (store.Doc, error) {
+//
+// cacheAs, when not nil, makes the cache entry of the written document from
+// what build produced, so that the first invoke after a deploy neither reads
+// the document back nor decodes it (megabytes for a native action), as
+// OpenWhisk's entity cache is written through on update.
+func (c *Controller) putEntity(ctx context.Context, coll store.Collection, root, path, name string, overwrite bool, build buildFunc, cacheAs func(store.Doc) *cachedEntity) (store.Doc, error) {
 	old, err := c.store.GetEntity(ctx, path, name)
 	var oldp *store.Doc
 	switch {
@@ -89,8 +94,11 @@ func (c *Controller) putEntity(ctx context.Context, coll store.Collection, root,
 	if oldp != nil {
 		ifRev = oldp.Rev
 	}
+	epoch := c.entities.epoch.Load()
 	rev, err := c.store.PutEntity(ctx, doc, ifRev)
-	c.Invalidate(path, name)
+	if err != nil || cacheAs == nil {
+		c.Invalidate(path, name)
+	}
 	if errors.Is(err, whisk.ErrConflict) {
 		return store.Doc{}, concurrentUpdate()
 	}
@@ -98,6 +106,14 @@ func (c *Controller) putEntity(ctx context.Context, coll store.Collection, root,
 		return store.Doc{}, internal(err)
 	}
 	doc.Rev = rev
+	if cacheAs != nil {
+		e := cacheAs(doc)
+		e.loaded = time.UnixMilli(updated)
+		c.entities.install(entityKey(path, name), e, epoch)
+		if c.onChange != nil {
+			c.onChange(path, name)
+		}
+	}
 	return doc, nil
 }
 
@@ -222,6 +238,24 @@ func (ec *entityCache) put(key string, e *cachedEntity, epoch uint64) {
 	}
 	ec.m[key] = e
 	ec.bytes += e.size
+}
+
+// install puts the entity just written in place of key's entry, if no other
+// write or invalidation happened since epoch was read (before the write):
+// then no later version can be in the store. Otherwise it only invalidates.
+// Either way it starts a new epoch, so loads that began before the write
+// cannot store what they read.
+func (ec *entityCache) install(key string, e *cachedEntity, epoch uint64) {
+	ec.mu.Lock()
+	current := ec.epoch.Add(1) - 1
+	if old := ec.m[key]; old != nil {
+		ec.bytes -= old.size
+		delete(ec.m, key)
+	}
+	ec.mu.Unlock()
+	if current == epoch {
+		ec.put(key, e, epoch+1)
+	}
 }
 
 func (ec *entityCache) invalidate(key string) {

@@ -92,7 +92,7 @@ func (c *Controller) PutPackage(ctx context.Context, id whisk.Identity, ns, name
 			body, err := json.Marshal(p)
 			stored = p
 			return body, sharedPackage(p), internal(err)
-		})
+		}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -230,7 +230,7 @@ func (c *Controller) PutRule(ctx context.Context, id whisk.Identity, ns, name st
 			body, err := json.Marshal(r)
 			stored = r
 			return body, r.Publish, internal(err)
-		})
+		}, nil)
 	if err != nil {
 		return nil, err
 	}

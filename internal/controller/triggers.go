@@ -87,7 +87,7 @@ func (c *Controller) PutTrigger(ctx context.Context, id whisk.Identity, ns, name
 			body, err := json.Marshal(t)
 			stored = t
 			return body, t.Publish, internal(err)
-		})
+		}, nil)
 	if err != nil {
 		return nil, err
 	}
