@@ -249,3 +249,22 @@ func BenchmarkInvokeBlocking(b *testing.B) {
 		req()
 	}
 }
+
+// TestInvokeRecreatedAction deletes a warm action and creates it again under
+// its name with other code: the next invoke must run the new code, not the
+// warm sandbox of the deleted one.
+func TestInvokeRecreatedAction(t *testing.T) {
+	e := newEnv(t, withRealInvoker(t))
+	for _, v := range []string{"1", "2", "3"} {
+		put := map[string]any{"exec": map[string]any{"kind": "python:default", "code": "def main(args):\n    return {'v': " + v + "}\n"}}
+		expectStatus(t, e.do(&guestKey, "PUT", actionsPath+"again", put), http.StatusOK)
+		for range 2 { // the second runs warm
+			r := e.do(&guestKey, "POST", actionsPath+"again?blocking=true&result=true", nil)
+			expectStatus(t, r, http.StatusOK)
+			if want := `{"v": ` + v + `}`; string(r.body) != want && string(r.body) != `{"v":`+v+`}` {
+				t.Fatalf("version %s answered %s", v, r.body)
+			}
+		}
+		expectStatus(t, e.do(&guestKey, "DELETE", actionsPath+"again", nil), http.StatusOK)
+	}
+}

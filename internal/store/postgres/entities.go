@@ -19,6 +19,7 @@ func (s *Store) GetEntity(ctx context.Context, path, name string) (store.Doc, er
 }
 
 // PutEntity creates (ifRev == 0) or updates (ifRev == stored rev) an entity.
+// Every write takes the next store-wide revision (see 0003_revisions.sql).
 // An update must name the stored entity's collection: replacing an action
 // through the packages collection is a conflict, as a create would be.
 // Updated defaults to now.
@@ -45,16 +46,17 @@ func (s *Store) PutEntity(ctx context.Context, doc store.Doc, ifRev int64) (int6
 	}
 
 	if ifRev == 0 {
-		tag, err := s.pool.Exec(ctx, `INSERT INTO entities (`+entColumns+`) VALUES ($1, $2, $3, $4, 1, $5, $6, $7)
-			ON CONFLICT DO NOTHING`,
-			doc.Path, doc.Name, string(doc.Collection), doc.Namespace, doc.Updated, doc.Publish, doc.Body)
+		var rev int64
+		err := s.pool.QueryRow(ctx, `INSERT INTO entities (`+entColumns+`) VALUES ($1, $2, $3, $4, nextval('entity_revision'), $5, $6, $7)
+			ON CONFLICT DO NOTHING RETURNING rev`,
+			doc.Path, doc.Name, string(doc.Collection), doc.Namespace, doc.Updated, doc.Publish, doc.Body).Scan(&rev)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return 0, &whisk.Error{Code: whisk.CodeConflict, Message: whisk.MsgExists}
+		}
 		if err != nil {
 			return 0, fmt.Errorf("postgres: create %s/%s: %w", doc.Path, doc.Name, err)
 		}
-		if tag.RowsAffected() == 0 {
-			return 0, &whisk.Error{Code: whisk.CodeConflict, Message: whisk.MsgExists}
-		}
-		return 1, nil
+		return rev, nil
 	}
 
 	// One statement decides and explains: the EXISTS sees the same snapshot
@@ -64,7 +66,7 @@ func (s *Store) PutEntity(ctx context.Context, doc store.Doc, ifRev int64) (int6
 	var rev *int64
 	var exists bool
 	err := s.pool.QueryRow(ctx, `WITH upd AS (
-			UPDATE entities SET rev = rev + 1, updated = $1, publish = $2, body = $3
+			UPDATE entities SET rev = nextval('entity_revision'), updated = $1, publish = $2, body = $3
 			WHERE path = $4 AND name = $5 AND collection = $6 AND rev = $7
 			RETURNING rev)
 		SELECT (SELECT rev FROM upd), EXISTS (SELECT 1 FROM entities WHERE path = $4 AND name = $5)`,

@@ -18,6 +18,7 @@ func (s *Store) GetEntity(ctx context.Context, path, name string) (store.Doc, er
 }
 
 // PutEntity creates (ifRev == 0) or updates (ifRev == stored rev) an entity.
+// Every write takes the next store-wide revision (see 0003_revisions.sql).
 // An update must name the stored entity's collection: replacing an action
 // through the packages collection is a conflict, as a create would be.
 // Updated defaults to now.
@@ -43,20 +44,23 @@ func (s *Store) PutEntity(ctx context.Context, doc store.Doc, ifRev int64) (int6
 		doc.Body = []byte{}
 	}
 
-	if ifRev == 0 {
-		res, err := s.w.entInsert.ExecContext(ctx, doc.Path, doc.Name, string(doc.Collection), doc.Namespace,
-			doc.Updated, boolInt(doc.Publish), doc.Body)
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: create %s/%s: %w", doc.Path, doc.Name, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return 0, &whisk.Error{Code: whisk.CodeConflict, Message: whisk.MsgExists}
-		}
-		return 1, nil
-	}
-
+	var rev int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.w.entUpdate).ExecContext(ctx, doc.Updated, boolInt(doc.Publish), doc.Body,
+		if err := tx.StmtContext(ctx, s.w.entNextRev).QueryRowContext(ctx).Scan(&rev); err != nil {
+			return fmt.Errorf("sqlite: next revision: %w", err)
+		}
+		if ifRev == 0 {
+			res, err := tx.StmtContext(ctx, s.w.entInsert).ExecContext(ctx, doc.Path, doc.Name, string(doc.Collection),
+				doc.Namespace, rev, doc.Updated, boolInt(doc.Publish), doc.Body)
+			if err != nil {
+				return fmt.Errorf("sqlite: create %s/%s: %w", doc.Path, doc.Name, err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return &whisk.Error{Code: whisk.CodeConflict, Message: whisk.MsgExists}
+			}
+			return nil
+		}
+		res, err := tx.StmtContext(ctx, s.w.entUpdate).ExecContext(ctx, rev, doc.Updated, boolInt(doc.Publish), doc.Body,
 			doc.Path, doc.Name, string(doc.Collection), ifRev)
 		if err != nil {
 			return fmt.Errorf("sqlite: update %s/%s: %w", doc.Path, doc.Name, err)
@@ -69,7 +73,7 @@ func (s *Store) PutEntity(ctx context.Context, doc store.Doc, ifRev int64) (int6
 	if err != nil {
 		return 0, err
 	}
-	return ifRev + 1, nil
+	return rev, nil
 }
 
 // DeleteEntity deletes path/name if its revision is ifRev (0 = any).

@@ -10,6 +10,7 @@ import (
 // transaction tx.StmtContext reuses them as they are.
 type writerStmts struct {
 	nsInsert, nsUpdate, nsDelete            *sql.Stmt
+	entNextRev                              *sql.Stmt
 	entInsert, entUpdate, entRev, entDelete *sql.Stmt
 	entDeleteNS, actDeleteNS                *sql.Stmt
 	actInsert                               *sql.Stmt
@@ -43,9 +44,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.w.nsInsert, `INSERT INTO namespaces (` + nsColumns + `) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
 		{&s.w.nsUpdate, `UPDATE namespaces SET subject = ?, uuid = ?, key_hash = ?, limits = ? WHERE name = ?`},
 		{&s.w.nsDelete, `DELETE FROM namespaces WHERE name = ?`},
+		{&s.w.entNextRev, `UPDATE entity_revision SET last = last + 1 RETURNING last`},
 		{&s.w.entInsert, `INSERT INTO entities (path, name, collection, namespace, rev, updated, publish, body)
-			VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING`},
-		{&s.w.entUpdate, `UPDATE entities SET rev = rev + 1, updated = ?, publish = ?, body = ?
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`},
+		{&s.w.entUpdate, `UPDATE entities SET rev = ?, updated = ?, publish = ?, body = ?
 			WHERE path = ? AND name = ? AND collection = ? AND rev = ?`},
 		{&s.w.entRev, `SELECT rev FROM entities WHERE path = ? AND name = ?`},
 		{&s.w.entDelete, `DELETE FROM entities WHERE path = ?1 AND name = ?2 AND (?3 = 0 OR rev = ?3)`},
@@ -90,7 +92,7 @@ func (s *Store) prepare(ctx context.Context) error {
 func (w *writerStmts) close() {
 	for _, st := range []*sql.Stmt{
 		w.nsInsert, w.nsUpdate, w.nsDelete,
-		w.entInsert, w.entUpdate, w.entRev, w.entDelete,
+		w.entNextRev, w.entInsert, w.entUpdate, w.entRev, w.entDelete,
 		w.entDeleteNS, w.actDeleteNS, w.actInsert,
 		w.qInsert, w.qClaim, w.qRenew, w.qRelease, w.qAck,
 	} {

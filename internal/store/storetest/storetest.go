@@ -333,8 +333,18 @@ func testEntityDelete(t *testing.T, s store.Store) {
 	must(t, err)
 	must(t, s.DeleteEntity(ctx, "guest", "r", 0))
 
-	// A deleted name can be created again.
-	putDoc(t, s, store.Actions, "guest", "r", 3)
+	// A deleted name can be created again, under a revision it never had:
+	// the invoker keys warm sandboxes by revision, so an old one must never
+	// name the new entity.
+	seen := map[int64]bool{d.Rev: true}
+	for i := range 3 {
+		again := putDoc(t, s, store.Actions, "guest", "r", int64(3+i))
+		if seen[again.Rev] {
+			t.Fatalf("re-created entity got revision %d again", again.Rev)
+		}
+		seen[again.Rev] = true
+		must(t, s.DeleteEntity(ctx, "guest", "r", again.Rev))
+	}
 }
 
 func docNames(docs []store.Doc) []string {
