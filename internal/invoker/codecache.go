@@ -21,7 +21,14 @@ type codeCache struct {
 
 	mu       sync.Mutex
 	inflight map[string]*prepareCall
+	// hashes remembers the code hash of each action revision seen, so that
+	// a megabyte executable is hashed once rather than at every cold start.
+	// Revisions are store-wide: one names one version of one action.
+	hashes map[int64]string
 }
+
+// maxCodeHashes bounds hashes; it starts over when full.
+const maxCodeHashes = 4096
 
 type prepareCall struct {
 	done chan struct{}
@@ -33,7 +40,7 @@ func newCodeCache(root string) (*codeCache, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, err
 	}
-	return &codeCache{root: root, inflight: make(map[string]*prepareCall)}, nil
+	return &codeCache{root: root, inflight: make(map[string]*prepareCall), hashes: make(map[int64]string)}, nil
 }
 
 func codeHash(kind string, exec *whisk.Exec) string {
@@ -43,9 +50,32 @@ func codeHash(kind string, exec *whisk.Exec) string {
 	return hex.EncodeToString(h.Sum(nil))[:40]
 }
 
-// prepare returns the directory holding rt's preparation of exec.
-func (c *codeCache) prepare(ctx context.Context, rt runtimes.Runtime, exec *whisk.Exec) (string, error) {
-	key := codeHash(rt.Kind(), exec)
+// hash returns the code hash of exec, the code of the action at revision
+// rev (0: not known, always hashed).
+func (c *codeCache) hash(kind string, exec *whisk.Exec, rev int64) string {
+	if rev == 0 {
+		return codeHash(kind, exec)
+	}
+	c.mu.Lock()
+	key, ok := c.hashes[rev]
+	c.mu.Unlock()
+	if ok {
+		return key
+	}
+	key = codeHash(kind, exec)
+	c.mu.Lock()
+	if len(c.hashes) >= maxCodeHashes {
+		c.hashes = make(map[int64]string)
+	}
+	c.hashes[rev] = key
+	c.mu.Unlock()
+	return key
+}
+
+// prepare returns the directory holding rt's preparation of exec, the code
+// of the action at revision rev (0 if not known).
+func (c *codeCache) prepare(ctx context.Context, rt runtimes.Runtime, exec *whisk.Exec, rev int64) (string, error) {
+	key := c.hash(rt.Kind(), exec, rev)
 	dir := filepath.Join(c.root, key)
 	c.mu.Lock()
 	if call, ok := c.inflight[key]; ok {

@@ -499,7 +499,7 @@ func (inv *Invoker) startContainer(msg *whisk.ActivationMessage, rt runtimes.Run
 	if rt.StemCell() {
 		cmd = rt.Command("", nil)
 	} else {
-		dir, err := inv.code.prepare(ctx, rt, &msg.Action.Exec)
+		dir, err := inv.code.prepare(ctx, rt, &msg.Action.Exec, msg.ActionRev)
 		if err != nil {
 			return nil, err
 		}
