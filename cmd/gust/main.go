@@ -57,6 +57,13 @@ const exitCodesHelp = `Exit status:
 func init() { cobra.EnableTraverseRunHooks = true }
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// The platform's live heap is small (tens of MB) and every invoke
+		// allocates a little: collecting at 4x the live heap instead of 2x
+		// gave 3-6% more warm invokes per second (README, Performance).
+		// GOGC in the environment still decides.
+		debug.SetGCPercent(400)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
