@@ -24,6 +24,7 @@ type benchReport struct {
 	Target      string             `json:"target"` // "in-process" or the remote API host
 	Runtimes    []benchRuntime     `json:"runtimes"`
 	Floor       *loadSet           `json:"floor,omitempty"`
+	PipeFloor   *loadSet           `json:"pipe_floor,omitempty"` // HTTP echo through a pipe to a no-op process
 	Warm        []warmResult       `json:"warm,omitempty"`
 	Cold        []coldResult       `json:"cold,omitempty"`
 	Burst       []burstResult      `json:"burst,omitempty"`
@@ -152,7 +153,9 @@ func (b *bench) print() {
 
 	if r.Floor != nil || len(r.Warm) > 0 {
 		fmt.Fprintf(w, "Warm invoke: POST a no-op action ?blocking=true&result=true with Basic auth over keep-alive loopback HTTP;\n"+
-			"floor: a bare Go net/http server echoing the body. Latency at concurrency 1; throughput at 1, %d (2× cores) and 32;\n"+
+			"floor: a bare Go net/http server echoing the body; pipe floor: the same server handing the body as a line to one of\n"+
+			"8 processes running the native no-op and answering with its reply (the least a process-isolated invoke costs here).\n"+
+			"Latency at concurrency 1; throughput at 1, %d (2× cores) and 32;\n"+
 			"open loop: a fixed rate of half the best throughput, latency counted from when each request was due (late: sent\n"+
 			"over 1 ms after it was due, every one of 256 workers busy or the generator short of CPU).\n\n", 2*b.cores)
 		c := fmt.Sprintf("c=%d", 2*b.cores)
@@ -173,6 +176,10 @@ func (b *bench) print() {
 		}
 		if r.Floor != nil {
 			rows = append(rows, row("—", "floor: Go HTTP echo", *r.Floor, 1, 1))
+			if p := r.PipeFloor; p != nil {
+				rows = append(rows, row("—", "floor: HTTP + pipe to a process", *p,
+					ratio(p.C1.Latency.P50, r.Floor.C1.Latency.P50), ratio(p.Cores.Throughput, r.Floor.Cores.Throughput)))
+			}
 		}
 		for _, x := range r.Warm {
 			rows = append(rows, row(x.Driver, x.Runtime, x.Load, x.P50VsFloor, x.ThroughputVsFloor))
@@ -340,6 +347,16 @@ func (b *bench) checkTargets() []targetCheck {
 		x := r.Warm[i]
 		return label(x.Driver, x.Runtime), fmtTimes(x.P50VsFloor), x.P50VsFloor <= 3, x.P50VsFloor > 0
 	})
+	if p := r.PipeFloor; p != nil && len(r.Warm) > 0 {
+		// Not a DESIGN target: how far each runtime is from the least a
+		// process-isolated invoke costs on this machine.
+		var parts []string
+		for _, x := range r.Warm {
+			parts = append(parts, label(x.Driver, x.Runtime)+" "+fmtTimes(ratio(x.Load.C1.Latency.P50, p.C1.Latency.P50)))
+		}
+		out = append(out, targetCheck{Metric: "warm invoke p50 vs the pipe floor's (for information)", Target: "—",
+			Measured: strings.Join(parts, ", "), Met: "—"})
+	}
 	each("warm throughput, best of c=2×cores and c=32", "≥ 10,000/s", len(r.Warm), func(i int) (string, string, bool, bool) {
 		x := r.Warm[i]
 		best := max(x.Load.Cores.Throughput, x.Load.C32.Throughput)

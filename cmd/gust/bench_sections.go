@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -99,7 +103,102 @@ func (b *bench) runFloor(ctx context.Context) error {
 	}
 	b.report.Floor = &set
 	b.progress("   c=1 %s", fmtPoint(set.C1))
+
+	pipe, err := b.pipeFloor(ctx)
+	if err != nil {
+		b.progress("   pipe floor skipped: %v", err)
+		return nil
+	}
+	b.report.PipeFloor = &pipe
+	b.progress("   pipe floor: c=1 %s", fmtPoint(pipe.C1))
 	return nil
+}
+
+// pipeFloorProcesses is how many no-op processes the pipe floor keeps: as
+// many warm sandboxes as the bench's server runs of one action (2048 MB of
+// sandbox memory, 256 MB each).
+const pipeFloorProcesses = 8
+
+// pipeFloor measures the least a process-isolated invoke can cost here: a
+// bare Go HTTP server that hands the body, as one line, to an idle process
+// running the native no-op and answers with its reply line. No auth, no
+// records, no limits, no logs: what is left of a warm invoke once the
+// platform is taken away.
+func (b *bench) pipeFloor(ctx context.Context) (loadSet, error) {
+	code, _, err := nativeNoop(ctx, b.opts.cacheDir)
+	if err != nil {
+		return loadSet{}, err
+	}
+	bin, err := base64.StdEncoding.DecodeString(code)
+	if err != nil {
+		return loadSet{}, err
+	}
+	dir, err := os.MkdirTemp("", "gust-bench-pipe-")
+	if err != nil {
+		return loadSet{}, err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "noop")
+	if err := os.WriteFile(path, bin, 0o755); err != nil {
+		return loadSet{}, err
+	}
+	type proc struct {
+		in    *os.File
+		reply *bufio.Reader
+	}
+	idle := make(chan *proc, pipeFloorProcesses)
+	for range pipeFloorProcesses {
+		inR, inW, err := os.Pipe()
+		if err != nil {
+			return loadSet{}, err
+		}
+		replyR, replyW, err := os.Pipe()
+		if err != nil {
+			return loadSet{}, err
+		}
+		cmd := exec.Command(path)
+		cmd.Stdin, cmd.ExtraFiles = inR, []*os.File{replyW}
+		if err := cmd.Start(); err != nil {
+			return loadSet{}, err
+		}
+		inR.Close()
+		replyW.Close()
+		defer func() {
+			inW.Close() // the no-op exits at the end of its input
+			cmd.Wait()
+			replyR.Close()
+		}()
+		idle <- &proc{in: inW, reply: bufio.NewReader(replyR)}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return loadSet{}, err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		line, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p := <-idle
+		defer func() { idle <- p }()
+		if _, err := p.in.Write(append(line, '\n')); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		reply, err := p.reply.ReadSlice('\n')
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(reply)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	hc := newBenchClient()
+	defer hc.CloseIdleConnections()
+	return b.measureSet(ctx, httpLoad(hc, http.MethodPost, "http://"+ln.Addr().String()+"/run", "", invokeBody, http.StatusOK), true)
 }
 
 // warmResult is one runtime on one driver.

@@ -39,6 +39,9 @@ func TestBenchEverySection(t *testing.T) {
 	if r.Floor == nil || r.Floor.C1.Requests == 0 || r.Floor.C1.Errors != 0 || r.Floor.C1.Latency.P50 <= 0 {
 		t.Errorf("floor: %+v", r.Floor)
 	}
+	if p := r.PipeFloor; p == nil || p.C1.Requests == 0 || p.C1.Errors != 0 || p.C1.Latency.P50 <= 0 {
+		t.Errorf("pipe floor: %+v", p)
+	}
 	if len(r.Warm) != 1 {
 		t.Fatalf("warm: %+v, want native on the process driver", r.Warm)
 	}
