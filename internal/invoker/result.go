@@ -131,8 +131,7 @@ func appendField(b []byte, key, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, key...)
 	b = append(b, '"', ':')
-	v, _ := json.Marshal(value)
-	return append(b, v...)
+	return whisk.AppendJSONString(b, value)
 }
 
 // compactJSON removes newlines so that the value fits on one protocol line;

@@ -91,3 +91,17 @@ func compact(raw json.RawMessage) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// TestSetEncodesAsEncodingJSON checks the hand-encoded annotation values
+// against encoding/json.
+func TestSetEncodesAsEncodingJSON(t *testing.T) {
+	for _, v := range []any{"guest/pkg/a&b<c>", "é\u2028\x01", true, false, 0, -7, int64(1) << 40,
+		Limits{Timeout: 60000, Memory: 256, Logs: 10, Concurrency: 1}, []string{"x"}, map[string]int{"a": 1}, nil} {
+		got := KeyValues{}.Set("k", v)[0].Value
+		want, _ := json.Marshal(v)
+		var g, w any
+		if json.Unmarshal(got, &g) != nil || json.Unmarshal(want, &w) != nil || !reflect.DeepEqual(g, w) {
+			t.Errorf("Set(%#v) = %s, encoding/json says %s", v, got, want)
+		}
+	}
+}
