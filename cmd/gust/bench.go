@@ -560,6 +560,7 @@ func (b *bench) target(ctx context.Context, section, driver string, mutate func(
 	cfg.CacheDir = b.opts.cacheDir
 	cfg.Sandbox = driver
 	cfg.StemCells = map[string]int{}
+	cfg.StemCellsMax = 0 // "no stem cell" must stay so; the burst section sets serve's defaults
 	cfg.ShutdownGrace = 10 * time.Second
 	cfg.Controller.InvocationsPerMinute = 0
 	cfg.Controller.ConcurrentInvocations = 0

@@ -495,6 +495,7 @@ func (b *bench) runBurst(ctx context.Context) error {
 		for _, rt := range b.rts {
 			t, ok, err := b.target(ctx, "burst", driver, func(c *serverConfig) {
 				c.StemCells = defaultServerConfig().StemCells
+				c.StemCellsMax = defaultServerConfig().StemCellsMax
 			})
 			if err != nil {
 				return err

@@ -43,6 +43,7 @@ type invokerConfig struct {
 	UserMemoryMB  int
 	KeepAlive     time.Duration
 	StemCells     map[string]int
+	StemCellsMax  int
 	Slots         int // deliveries held at once, per queue consumed
 	AckWait       time.Duration
 	MaxDeliver    int
@@ -58,6 +59,7 @@ func defaultInvokerConfig() invokerConfig {
 		UserMemoryMB:  invoker.DefaultConfig().UserMemoryMB,
 		KeepAlive:     invoker.DefaultConfig().KeepAlive,
 		StemCells:     map[string]int{"nodejs:20": 1, "python:3.11": 1},
+		StemCellsMax:  invoker.DefaultConfig().StemCellsMax,
 		Slots:         invoker.DefaultConsumerConfig().Concurrency,
 		AckWait:       natsbus.DefaultConfig().AckWait,
 		MaxDeliver:    invoker.DefaultConsumerConfig().MaxDeliver,
@@ -114,6 +116,7 @@ GUST_BUS, GUST_MEMORY, ...) or as <flag>: value in a YAML file given with --conf
 	f.StringVar(&memory, "memory", fmt.Sprintf("%dMiB", cfg.UserMemoryMB), "memory for all sandboxes together (8GiB, 512MiB, or MB); work waits when it is full")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", cfg.KeepAlive, "idle warm sandboxes are removed after this")
 	f.StringVar(&stemCells, "stem-cells", formatStemCells(cfg.StemCells), "prewarmed sandboxes per kind, `kind=N,...` (empty for none)")
+	f.IntVar(&cfg.StemCellsMax, "stem-cells-max", cfg.StemCellsMax, "per kind, up to `N` stem cells kept for the last minute's cold starts, in memory no sandbox needs (0: only --stem-cells)")
 	f.IntVar(&cfg.Slots, "slots", cfg.Slots, "activations taken from the queue at once (they then wait here for memory)")
 	f.DurationVar(&cfg.AckWait, "ack-wait", cfg.AckWait, "how long work taken by an invoker that stopped answering waits before it is delivered again")
 	f.IntVar(&cfg.MaxDeliver, "max-deliver", cfg.MaxDeliver, "deliveries of one activation before it is recorded as a whisk internal error")
@@ -198,6 +201,7 @@ func startInvoker(ctx context.Context, cfg invokerConfig) (_ *clusterInvoker, er
 	icfg.AllowHostNetwork = cfg.AllowHostNet
 	icfg.WorkDir = filepath.Join(cfg.DataDir, "invoker")
 	icfg.APIHost = cfg.APIHost
+	icfg.StemCellsMax = cfg.StemCellsMax
 	icfg.StemCells = map[string]int{}
 	for kind, n := range cfg.StemCells {
 		if _, ok := rts.Lookup(kind); ok && n > 0 {

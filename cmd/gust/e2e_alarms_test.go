@@ -51,6 +51,7 @@ func startAlarmServer(t *testing.T, dir string, clock *testClock) (*testServer, 
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
 	cfg.StemCells = map[string]int{}
+	cfg.StemCellsMax = 0
 	cfg.ShutdownGrace = 5 * time.Second
 	cfg.Controller.InvocationsPerMinute = 0
 	cfg.Controller.ConcurrentInvocations = 0

@@ -32,6 +32,7 @@ func runChildServer(dir string) {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
 	cfg.StemCells = map[string]int{}
+	cfg.StemCellsMax = 0
 	cfg.Controller.InvocationsPerMinute = 0
 	cfg.Controller.ConcurrentInvocations = 0
 	srv, err := startServer(context.Background(), cfg)

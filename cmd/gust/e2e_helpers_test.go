@@ -32,6 +32,7 @@ func startTestServer(t testing.TB, mutate ...func(*serverConfig)) *testServer {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.StemCells = map[string]int{}
+	cfg.StemCellsMax = 0 // tests that want stem cells ask for them
 	cfg.ShutdownGrace = 5 * time.Second
 	cfg.Controller.InvocationsPerMinute = 0
 	cfg.Controller.ConcurrentInvocations = 0

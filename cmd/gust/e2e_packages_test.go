@@ -688,6 +688,7 @@ func startServerAt(t *testing.T, dir string) *testServer {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = dir
 	cfg.StemCells = map[string]int{}
+	cfg.StemCellsMax = 0
 	cfg.ShutdownGrace = 5 * time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := startServer(context.Background(), cfg)

@@ -71,6 +71,7 @@ given with --config; flags win over the environment, which wins over the file.`,
 	f.IntVar(&cfg.UserMemoryMB, "user-memory", cfg.UserMemoryMB, "memory in `MB` for all sandboxes together; work waits when it is full")
 	f.DurationVar(&cfg.KeepAlive, "keep-alive", cfg.KeepAlive, "idle warm sandboxes are removed after this")
 	f.StringVar(&stemCells, "stem-cells", formatStemCells(cfg.StemCells), "prewarmed sandboxes per kind, `kind=N,...` (empty for none)")
+	f.IntVar(&cfg.StemCellsMax, "stem-cells-max", cfg.StemCellsMax, "per kind, up to `N` stem cells kept for the last minute's cold starts, in memory no sandbox needs (0: only --stem-cells)")
 	f.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "on SIGTERM, how long running activations may finish")
 	c := &cfg.Controller
 	f.IntVar(&c.InvocationsPerMinute, "invocations-per-minute", c.InvocationsPerMinute, "default per-namespace invocations per minute (0 = unlimited)")

@@ -50,6 +50,7 @@ type serverConfig struct {
 	UserMemoryMB     int
 	KeepAlive        time.Duration
 	StemCells        map[string]int
+	StemCellsMax     int // per kind, kept for recent cold starts beyond StemCells
 	ShutdownGrace    time.Duration
 	Controller       controller.Config
 	Logger           *slog.Logger
@@ -68,6 +69,7 @@ func defaultServerConfig() serverConfig {
 		UserMemoryMB:  invoker.DefaultConfig().UserMemoryMB,
 		KeepAlive:     invoker.DefaultConfig().KeepAlive,
 		StemCells:     map[string]int{"nodejs:20": 1, "python:3.11": 1},
+		StemCellsMax:  invoker.DefaultConfig().StemCellsMax,
 		ShutdownGrace: 30 * time.Second,
 		Controller:    controller.DefaultConfig(),
 		Alarms:        alarmsConfig(),
@@ -150,6 +152,7 @@ func startServer(ctx context.Context, cfg serverConfig) (_ *server, err error) {
 	icfg.AllowHostNetwork = cfg.AllowHostNetwork
 	icfg.WorkDir = filepath.Join(cfg.DataDir, "invoker")
 	icfg.APIHost = cfg.APIHost
+	icfg.StemCellsMax = cfg.StemCellsMax
 	icfg.StemCells = map[string]int{}
 	for kind, n := range cfg.StemCells {
 		if _, ok := rts.Lookup(kind); ok && n > 0 {

@@ -29,12 +29,17 @@ type Config struct {
 	UserMemoryMB     int            // memory for all sandboxes together
 	KeepAlive        time.Duration  // idle warm sandboxes are removed after this
 	PauseGrace       time.Duration  // idle sandboxes that can pause are paused after this
-	StemCells        map[string]int // kind → number of prewarmed sandboxes kept ready
+	StemCells        map[string]int // kind → number of prewarmed sandboxes always kept ready
 	StemCellMemoryMB int            // memory limit of stem cells; actions with another limit start cold
-	WorkDir          string         // code cache and sandbox directories live here
-	MaxResultBytes   int
-	APIHost          string // given to functions as __OW_API_HOST
-	Network          string // default network policy for sandboxes: none, egress or host
+	// StemCellsMax bounds the stem cells of a kind kept for recent demand:
+	// as many as its cold starts in the last StemCellDemandWindow, up to
+	// this, in memory no sandbox needs (0: only StemCells).
+	StemCellsMax         int
+	StemCellDemandWindow time.Duration
+	WorkDir              string // code cache and sandbox directories live here
+	MaxResultBytes       int
+	APIHost              string // given to functions as __OW_API_HOST
+	Network              string // default network policy for sandboxes: none, egress or host
 	// AllowHostNetwork lets actions ask for the "host" policy (annotation
 	// network: host): trusted operators only, since such a function reaches
 	// every service on the machine.
@@ -44,13 +49,15 @@ type Config struct {
 // DefaultConfig returns OpenWhisk-like defaults.
 func DefaultConfig() Config {
 	return Config{
-		UserMemoryMB:     2048,
-		KeepAlive:        10 * time.Minute,
-		PauseGrace:       10 * time.Second,
-		StemCells:        map[string]int{},
-		StemCellMemoryMB: 256,
-		MaxResultBytes:   1 << 20,
-		Network:          "egress",
+		UserMemoryMB:         2048,
+		KeepAlive:            10 * time.Minute,
+		PauseGrace:           10 * time.Second,
+		StemCells:            map[string]int{},
+		StemCellMemoryMB:     256,
+		StemCellsMax:         4,
+		StemCellDemandWindow: time.Minute,
+		MaxResultBytes:       1 << 20,
+		Network:              "egress",
 	}
 }
 
@@ -86,6 +93,7 @@ type Invoker struct {
 	idle     map[string][]*container // pool key → sandboxes with a free slot, most recently used last
 	stems    map[string][]*container // kind → ready stem cells
 	filling  map[string]bool         // kinds whose stem cells are being replenished
+	demand   map[string][]time.Time  // kind → its recent cold starts that a stem cell could serve, oldest first
 	waiters  []chan struct{}
 	closed   bool
 	running  sync.WaitGroup
@@ -121,6 +129,9 @@ func New(cfg Config, deps Deps) (*Invoker, error) {
 	if cfg.StemCellMemoryMB <= 0 {
 		cfg.StemCellMemoryMB = DefaultConfig().StemCellMemoryMB
 	}
+	if cfg.StemCellDemandWindow <= 0 {
+		cfg.StemCellDemandWindow = DefaultConfig().StemCellDemandWindow
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -143,6 +154,7 @@ func New(cfg Config, deps Deps) (*Invoker, error) {
 		idle:     make(map[string][]*container),
 		stems:    make(map[string][]*container),
 		filling:  make(map[string]bool),
+		demand:   make(map[string][]time.Time),
 		stopReap: make(chan struct{}),
 		start:    deps.Now(),
 	}
@@ -335,6 +347,7 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 	if !rt.SupportsConcurrency() {
 		conc = 1
 	}
+	counted := false
 	for {
 		inv.mu.Lock()
 		if c := inv.takeWarm(key); c != nil {
@@ -352,7 +365,12 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 		}
 		// Stem cells speak the loop one request at a time; an action that
 		// runs many activations per sandbox starts its own.
-		if rt.StemCell() && mem == inv.cfg.StemCellMemoryMB && conc == 1 && inv.networkOf(msg.Action) == inv.cfg.Network {
+		stemmable := rt.StemCell() && mem == inv.cfg.StemCellMemoryMB && conc == 1 && inv.networkOf(msg.Action) == inv.cfg.Network
+		if stemmable && !counted {
+			counted = true
+			inv.noteDemand(rt.Kind())
+		}
+		if stemmable {
 			if stems := inv.stems[rt.Kind()]; len(stems) > 0 {
 				c := stems[len(stems)-1]
 				inv.stems[rt.Kind()] = stems[:len(stems)-1]
@@ -364,6 +382,10 @@ func (inv *Invoker) acquire(msg *whisk.ActivationMessage, rt runtimes.Runtime) (
 		}
 		if inv.reserve(mem, true) {
 			inv.mu.Unlock()
+			if stemmable {
+				// Missed: grow the kind's stem cells for the next ones.
+				go inv.fillStemCells(rt.Kind())
+			}
 			c, err := inv.startContainer(msg, rt, mem)
 			if err != nil {
 				inv.unreserve(mem)
@@ -668,7 +690,15 @@ func (inv *Invoker) fillStemCells(kind string) {
 		// A stem cell is worth more than an idle sandbox of some action: it
 		// makes the next cold start of any action of its kind cheap. So
 		// replenishing evicts idle sandboxes, but never running ones.
-		if inv.closed || len(inv.stems[kind]) >= inv.cfg.StemCells[kind] || !inv.reserve(mem, false) {
+		have := len(inv.stems[kind])
+		if inv.closed || have >= inv.stemTarget(kind) {
+			inv.mu.Unlock()
+			return
+		}
+		// The configured ones may evict idle sandboxes; those kept for
+		// demand only take memory nothing else uses.
+		if have < inv.cfg.StemCells[kind] && !inv.reserve(mem, false) ||
+			have >= inv.cfg.StemCells[kind] && (len(inv.waiters) > 0 || !inv.reserveFree(mem)) {
 			inv.mu.Unlock()
 			return
 		}
@@ -693,6 +723,75 @@ func (inv *Invoker) fillStemCells(kind string) {
 	}
 }
 
+// noteDemand counts a cold start of kind that a stem cell could serve.
+// Called with mu held.
+func (inv *Invoker) noteDemand(kind string) {
+	if inv.cfg.StemCellsMax <= 0 {
+		return
+	}
+	d := append(inv.demand[kind], inv.now())
+	if len(d) > inv.cfg.StemCellsMax {
+		d = d[len(d)-inv.cfg.StemCellsMax:] // more than the bound says nothing more
+	}
+	inv.demand[kind] = d
+}
+
+// stemTarget is how many stem cells of kind to keep ready: the configured
+// number, or its cold starts in the demand window when more, up to
+// StemCellsMax. Called with mu held.
+func (inv *Invoker) stemTarget(kind string) int {
+	d := inv.demand[kind]
+	cutoff := inv.now().Add(-inv.cfg.StemCellDemandWindow)
+	i := 0
+	for i < len(d) && d[i].Before(cutoff) {
+		i++
+	}
+	if i > 0 {
+		d = d[i:]
+		if len(d) == 0 {
+			delete(inv.demand, kind)
+		} else {
+			inv.demand[kind] = d
+		}
+	}
+	return max(inv.cfg.StemCells[kind], min(len(d), inv.cfg.StemCellsMax))
+}
+
+// reserveFree takes mem only if no sandbox has to go for it. Called with mu
+// held.
+func (inv *Invoker) reserveFree(mem int) bool {
+	if inv.usedMB+mem > inv.cfg.UserMemoryMB {
+		return false
+	}
+	inv.usedMB += mem
+	return true
+}
+
+// trimStemCells destroys the stem cells kept for demand that has passed.
+func (inv *Invoker) trimStemCells() {
+	var victims []*container
+	inv.mu.Lock()
+	for kind, stems := range inv.stems {
+		extra := len(stems) - inv.stemTarget(kind)
+		if extra <= 0 {
+			continue
+		}
+		// The oldest go first: the pool hands out its newest.
+		victims = append(victims, stems[:extra]...)
+		inv.stems[kind] = append(stems[:0:0], stems[extra:]...)
+		for _, c := range stems[:extra] {
+			inv.usedMB -= c.memMB
+		}
+	}
+	if len(victims) > 0 {
+		inv.wakeWaiters()
+	}
+	inv.mu.Unlock()
+	for _, c := range victims {
+		c.sb.Destroy()
+	}
+}
+
 func (inv *Invoker) reapLoop() {
 	period := min(max(inv.cfg.KeepAlive/10, 50*time.Millisecond), time.Second)
 	t := time.NewTicker(period)
@@ -703,6 +802,7 @@ func (inv *Invoker) reapLoop() {
 			return
 		case <-t.C:
 			inv.reapIdle()
+			inv.trimStemCells()
 		}
 	}
 }

@@ -210,6 +210,41 @@ func TestStemCellIsUsedAndReplenished(t *testing.T) {
 	waitFor(t, func() bool { return e.inv.Stats().StemCells == 1 })
 }
 
+// TestStemCellsFollowDemand runs three python actions at once with one stem
+// cell configured: the two that started cold make the invoker keep three
+// ready, and once the demand window has passed it goes back to one.
+func TestStemCellsFollowDemand(t *testing.T) {
+	reg, err := runtimes.NewRegistry(runtimes.Config{CacheDir: filepath.Join(os.TempDir(), "gust-runtimes-test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup("python:3.11"); !ok {
+		t.Skip("needs python:3.11 (python3 installed)")
+	}
+	cfg := invoker.DefaultConfig()
+	cfg.StemCells = map[string]int{"python:3.11": 1}
+	cfg.StemCellsMax = 3
+	cfg.StemCellDemandWindow = 3 * time.Second
+	cfg.KeepAlive = time.Second // the reaper, which trims stem cells, runs every 100 ms
+	e := newEnv(t, cfg)
+	waitFor(t, func() bool { return e.inv.Stats().StemCells == 1 })
+	code := "import time\ndef main(p):\n    time.sleep(0.2)\n    return {'ok': True}\n"
+	var wg sync.WaitGroup
+	for _, name := range []string{"a", "b", "c"} {
+		a := &whisk.Action{Namespace: "guest", Name: name, Version: "0.0.1",
+			Exec:   whisk.Exec{Kind: "python:3.11", Code: &code},
+			Limits: whisk.Limits{Timeout: 5000, Memory: 256, Logs: 1, Concurrency: 1}}
+		wg.Go(func() {
+			if act := e.run(a, `{}`); !act.Response.Success {
+				t.Errorf("%s: %s", name, act.Response.Result)
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, func() bool { return e.inv.Stats().StemCells == 3 })
+	waitFor(t, func() bool { return e.inv.Stats().StemCells == 1 })
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
