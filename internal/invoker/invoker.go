@@ -767,31 +767,6 @@ func (inv *Invoker) reserveFree(mem int) bool {
 	return true
 }
 
-// trimStemCells destroys the stem cells kept for demand that has passed.
-func (inv *Invoker) trimStemCells() {
-	var victims []*container
-	inv.mu.Lock()
-	for kind, stems := range inv.stems {
-		extra := len(stems) - inv.stemTarget(kind)
-		if extra <= 0 {
-			continue
-		}
-		// The oldest go first: the pool hands out its newest.
-		victims = append(victims, stems[:extra]...)
-		inv.stems[kind] = append(stems[:0:0], stems[extra:]...)
-		for _, c := range stems[:extra] {
-			inv.usedMB -= c.memMB
-		}
-	}
-	if len(victims) > 0 {
-		inv.wakeWaiters()
-	}
-	inv.mu.Unlock()
-	for _, c := range victims {
-		c.sb.Destroy()
-	}
-}
-
 func (inv *Invoker) reapLoop() {
 	period := min(max(inv.cfg.KeepAlive/10, 50*time.Millisecond), time.Second)
 	t := time.NewTicker(period)
@@ -801,14 +776,14 @@ func (inv *Invoker) reapLoop() {
 		case <-inv.stopReap:
 			return
 		case <-t.C:
-			inv.reapIdle()
-			inv.trimStemCells()
+			inv.reap()
 		}
 	}
 }
 
-// reapIdle removes warm sandboxes idle for longer than KeepAlive.
-func (inv *Invoker) reapIdle() {
+// reap removes warm sandboxes idle for longer than KeepAlive, and the stem
+// cells kept for a demand that has passed.
+func (inv *Invoker) reap() {
 	cutoff := inv.now().Add(-inv.cfg.KeepAlive)
 	var victims []*container
 	inv.mu.Lock()
@@ -821,6 +796,15 @@ func (inv *Invoker) reapIdle() {
 	}
 	for _, c := range victims {
 		inv.removeIdle(c)
+	}
+	for kind, stems := range inv.stems {
+		if extra := len(stems) - inv.stemTarget(kind); extra > 0 {
+			// The oldest go first: the pool hands out its newest.
+			victims = append(victims, stems[:extra]...)
+			inv.stems[kind] = append(stems[:0:0], stems[extra:]...)
+		}
+	}
+	for _, c := range victims {
 		inv.usedMB -= c.memMB
 	}
 	if len(victims) > 0 {

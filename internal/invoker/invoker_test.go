@@ -188,13 +188,7 @@ func TestLeastRecentlyUsedIsEvicted(t *testing.T) {
 }
 
 func TestStemCellIsUsedAndReplenished(t *testing.T) {
-	reg, err := runtimes.NewRegistry(runtimes.Config{CacheDir: filepath.Join(os.TempDir(), "gust-runtimes-test")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := reg.Lookup("python:3.11"); !ok {
-		t.Skip("needs python:3.11 (python3 installed)")
-	}
+	needPython(t)
 	cfg := invoker.DefaultConfig()
 	cfg.StemCells = map[string]int{"python:3.11": 1}
 	e := newEnv(t, cfg)
@@ -214,13 +208,7 @@ func TestStemCellIsUsedAndReplenished(t *testing.T) {
 // cell configured: the two that started cold make the invoker keep three
 // ready, and once the demand window has passed it goes back to one.
 func TestStemCellsFollowDemand(t *testing.T) {
-	reg, err := runtimes.NewRegistry(runtimes.Config{CacheDir: filepath.Join(os.TempDir(), "gust-runtimes-test")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := reg.Lookup("python:3.11"); !ok {
-		t.Skip("needs python:3.11 (python3 installed)")
-	}
+	needPython(t)
 	cfg := invoker.DefaultConfig()
 	cfg.StemCells = map[string]int{"python:3.11": 1}
 	cfg.StemCellsMax = 3
@@ -243,6 +231,17 @@ func TestStemCellsFollowDemand(t *testing.T) {
 	wg.Wait()
 	waitFor(t, func() bool { return e.inv.Stats().StemCells == 3 })
 	waitFor(t, func() bool { return e.inv.Stats().StemCells == 1 })
+}
+
+func needPython(t *testing.T) {
+	t.Helper()
+	reg, err := runtimes.NewRegistry(runtimes.Config{CacheDir: filepath.Join(os.TempDir(), "gust-runtimes-test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup("python:3.11"); !ok {
+		t.Skip("needs python:3.11 (python3 installed)")
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

@@ -232,6 +232,11 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	return commit(tx, fn)
+}
+
+// commit runs fn in tx and commits, or rolls back if fn fails.
+func commit(tx *sql.Tx, fn func(tx *sql.Tx) error) error {
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
@@ -262,11 +267,7 @@ func (s *Store) inRelaxedTx(ctx context.Context, fn func(tx *sql.Tx) error) erro
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return commit(tx, fn)
 }
 
 // isUniqueViolation reports whether err is SQLite refusing a duplicate key.
