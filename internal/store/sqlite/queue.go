@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gustfaas/gust/internal/store"
@@ -15,6 +17,11 @@ import (
 // with synchronous=FULL has fsynced the WAL: the item survives a crash of the
 // process or of the machine. Enqueueing an id that is already queued is a
 // no-op, so a caller may retry after an error without creating a duplicate.
+//
+// Concurrent calls share commits (group commit): one goroutine commits all
+// the items waiting, and those that arrive during a commit go in the next.
+// One fsync per commit instead of one per item is what bounds non-blocking
+// invokes per second.
 func (s *Store) Enqueue(ctx context.Context, id string, body []byte) error {
 	if id == "" {
 		return errors.New("sqlite: queue item needs an id")
@@ -22,11 +29,108 @@ func (s *Store) Enqueue(ctx context.Context, id string, body []byte) error {
 	if body == nil {
 		body = []byte{}
 	}
-	now := s.nowMs()
-	if _, err := s.w.qInsert.ExecContext(ctx, id, body, now, now); err != nil {
-		return fmt.Errorf("sqlite: enqueue %s: %w", id, err)
+	e := &enqueued{id: id, body: body, done: make(chan struct{})}
+	g := &s.enqueues
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return errors.New("sqlite: enqueue on a closed store")
 	}
-	return nil
+	if g.wake == nil {
+		g.wake, g.stop, g.stopped = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+		go s.enqueueLoop()
+	}
+	g.waiting = append(g.waiting, e)
+	g.mu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-e.done:
+		return e.err
+	case <-ctx.Done():
+		return ctx.Err() // the item may still be committed: Enqueue is idempotent
+	}
+}
+
+// enqueueGroup gathers the items waiting for the next commit.
+type enqueueGroup struct {
+	mu      sync.Mutex
+	waiting []*enqueued
+	closed  bool
+	wake    chan struct{} // nil until the first Enqueue starts the loop
+	stop    chan struct{}
+	stopped chan struct{}
+	commits atomic.Int64 // transactions, for tests
+}
+
+type enqueued struct {
+	id   string
+	body []byte
+	err  error
+	done chan struct{}
+}
+
+// enqueueLoop commits what is waiting whenever it is woken; at Close it
+// commits the last of it and stops.
+func (s *Store) enqueueLoop() {
+	g := &s.enqueues
+	defer close(g.stopped)
+	for {
+		stopping := false
+		select {
+		case <-g.wake:
+		case <-g.stop:
+			stopping = true
+		}
+		g.mu.Lock()
+		batch := g.waiting
+		g.waiting = nil
+		g.mu.Unlock()
+		if len(batch) > 0 {
+			s.commitEnqueued(batch)
+		}
+		if stopping {
+			return
+		}
+	}
+}
+
+// closeEnqueues commits the items already waiting and stops the loop.
+func (s *Store) closeEnqueues() {
+	g := &s.enqueues
+	g.mu.Lock()
+	again := g.closed
+	g.closed = true
+	started := g.wake != nil
+	g.mu.Unlock()
+	if started {
+		if !again {
+			close(g.stop)
+		}
+		<-g.stopped
+	}
+}
+
+func (s *Store) commitEnqueued(batch []*enqueued) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := s.nowMs()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ins := tx.StmtContext(ctx, s.w.qInsert)
+		for _, e := range batch {
+			if _, err := ins.ExecContext(ctx, e.id, e.body, now, now); err != nil {
+				return fmt.Errorf("sqlite: enqueue %s: %w", e.id, err)
+			}
+		}
+		return nil
+	})
+	s.enqueues.commits.Add(1)
+	for _, e := range batch {
+		e.err = err
+		close(e.done)
+	}
 }
 
 // Claim leases up to n items to owner, oldest first. An item is claimable

@@ -64,6 +64,8 @@ type Store struct {
 	// filters are set; there are a few dozen shapes at most.
 	mu      sync.Mutex
 	dynamic map[string]*sql.Stmt
+
+	enqueues enqueueGroup
 }
 
 // Open opens, or creates, the database at path and brings its schema up to
@@ -118,6 +120,7 @@ func dsn(path, params string) string {
 
 // Close closes the store. Calls after Close fail.
 func (s *Store) Close() error {
+	s.closeEnqueues()
 	s.mu.Lock()
 	for _, st := range s.dynamic {
 		st.Close()

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -508,4 +509,37 @@ func seedActivations(b *testing.B, s *Store, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// TestEnqueueGroupCommit enqueues from many goroutines at once: every item is
+// durable when its call returns, and they shared commits.
+func TestEnqueueGroupCommit(t *testing.T) {
+	s := mustOpenTemp(t)
+	ctx := t.Context()
+	const n = 64
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := s.Enqueue(ctx, fmt.Sprintf("item-%d", i), []byte("{}")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	items, err := s.Claim(ctx, "test", 2*n, time.Minute)
+	if err != nil || len(items) != n {
+		t.Fatalf("claimed %d items (err %v), want %d", len(items), err, n)
+	}
+	if c := s.enqueues.commits.Load(); c >= n {
+		t.Errorf("%d commits for %d concurrent enqueues: none shared", c, n)
+	}
+	t.Logf("%d items in %d commits", n, s.enqueues.commits.Load())
+
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Enqueue(ctx, "late", nil); err == nil {
+		t.Fatal("Enqueue after Close succeeded")
+	}
+	s.Close() // a second Close must not panic
 }
