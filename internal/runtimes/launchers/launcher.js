@@ -24,6 +24,14 @@ for (const s of [process.stdout, process.stderr]) {
 const out = process.stdout.write.bind(process.stdout);
 const err = process.stderr.write.bind(process.stderr);
 
+// process.env as a plain copy: every assignment to the real one is a libc
+// setenv, which keeps each distinct value it was ever given (glibc never
+// frees them). The per-activation variables are new each time, so a warm
+// sandbox grew by ~100 bytes per activation until it ran out of memory, and
+// setenv was a sixth of the launcher's CPU. Child processes still get these
+// variables: child_process passes process.env to them.
+process.env = Object.assign({}, process.env);
+
 let main = null;
 let initialized = false;
 
