@@ -37,27 +37,10 @@ func (s *Server) listActions(w *responseWriter, r *http.Request, req *request) e
 			return err
 		}
 	}
-	q := r.URL.Query()
-	page, err := pageParams(q, "actions")
-	if err != nil {
-		return err
-	}
-	count, err := boolParam(q, "count", false)
-	if err != nil {
-		return err
-	}
-	if count {
-		n, err := s.ctl.CountActions(r.Context(), req.id, ns, pkg, page.Skip)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, map[string]int{"actions": n})
-	}
-	list, err := s.ctl.ListActions(r.Context(), req.id, ns, pkg, page)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, list)
+	ctx := r.Context()
+	return listEntities(w, r, "actions",
+		func(skip int) (int, error) { return s.ctl.CountActions(ctx, req.id, ns, pkg, skip) },
+		func(page controller.Page) (any, error) { return s.ctl.ListActions(ctx, req.id, ns, pkg, page) })
 }
 
 // action serves GET, PUT, DELETE and POST (invoke) of one action.

@@ -15,27 +15,10 @@ func (s *Server) listPackages(w *responseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	page, err := pageParams(q, "packages")
-	if err != nil {
-		return err
-	}
-	count, err := boolParam(q, "count", false)
-	if err != nil {
-		return err
-	}
-	if count {
-		n, err := s.ctl.CountPackages(r.Context(), req.id, ns, page.Skip)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, map[string]int{"packages": n})
-	}
-	list, err := s.ctl.ListPackages(r.Context(), req.id, ns, page)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, list)
+	ctx := r.Context()
+	return listEntities(w, r, "packages",
+		func(skip int) (int, error) { return s.ctl.CountPackages(ctx, req.id, ns, skip) },
+		func(page controller.Page) (any, error) { return s.ctl.ListPackages(ctx, req.id, ns, page) })
 }
 
 // pkg serves GET, PUT and DELETE of one package or binding.

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -144,6 +147,45 @@ func checkActivationID(id string) error {
 	}
 	if !whisk.ValidActivationID(id) {
 		return whisk.BadRequest(controller.MsgActivationIDBad)
+	}
+	return nil
+}
+
+// listEntities answers a collection's list route: a page of it, or with
+// ?count=true OpenWhisk's {"<collection>": n}.
+func listEntities(w *responseWriter, r *http.Request, collection string,
+	count func(skip int) (int, error), list func(controller.Page) (any, error)) error {
+	q := r.URL.Query()
+	page, err := pageParams(q, collection)
+	if err != nil {
+		return err
+	}
+	counting, err := boolParam(q, "count", false)
+	if err != nil {
+		return err
+	}
+	if counting {
+		n, err := count(page.Skip)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, map[string]int{collection: n})
+	}
+	items, err := list(page)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, items)
+}
+
+// decodeOptional decodes a request body into v; an empty body leaves v as
+// it is (a PUT that changes nothing).
+func decodeOptional(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return controller.Malformed(decodeDetail(err))
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/gustfaas/gust/internal/controller"
 	"github.com/gustfaas/gust/internal/whisk"
@@ -16,27 +14,10 @@ func (s *Server) listRules(w *responseWriter, r *http.Request, req *request) err
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	page, err := pageParams(q, "rules")
-	if err != nil {
-		return err
-	}
-	count, err := boolParam(q, "count", false)
-	if err != nil {
-		return err
-	}
-	if count {
-		n, err := s.ctl.CountRules(r.Context(), req.id, ns, page.Skip)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, map[string]int{"rules": n})
-	}
-	list, err := s.ctl.ListRules(r.Context(), req.id, ns, page)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, list)
+	ctx := r.Context()
+	return listEntities(w, r, "rules",
+		func(skip int) (int, error) { return s.ctl.CountRules(ctx, req.id, ns, skip) },
+		func(page controller.Page) (any, error) { return s.ctl.ListRules(ctx, req.id, ns, page) })
 }
 
 // rule serves GET, PUT, DELETE and POST (enable, disable) of one rule.
@@ -56,10 +37,8 @@ func (s *Server) rule(w *responseWriter, r *http.Request, req *request) error {
 			return err
 		}
 		put := new(whisk.RulePut)
-		if len(strings.TrimSpace(string(body))) > 0 {
-			if err := json.Unmarshal(body, put); err != nil {
-				return controller.Malformed(decodeDetail(err))
-			}
+		if err := decodeOptional(body, put); err != nil {
+			return err
 		}
 		rule, err := s.ctl.PutRule(r.Context(), req.id, ns, name, put, overwrite)
 		if err != nil {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -25,27 +24,10 @@ func (s *Server) listTriggers(w *responseWriter, r *http.Request, req *request) 
 	if err != nil {
 		return err
 	}
-	q := r.URL.Query()
-	page, err := pageParams(q, "triggers")
-	if err != nil {
-		return err
-	}
-	count, err := boolParam(q, "count", false)
-	if err != nil {
-		return err
-	}
-	if count {
-		n, err := s.ctl.CountTriggers(r.Context(), req.id, ns, page.Skip)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, map[string]int{"triggers": n})
-	}
-	list, err := s.ctl.ListTriggers(r.Context(), req.id, ns, page)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, list)
+	ctx := r.Context()
+	return listEntities(w, r, "triggers",
+		func(skip int) (int, error) { return s.ctl.CountTriggers(ctx, req.id, ns, skip) },
+		func(page controller.Page) (any, error) { return s.ctl.ListTriggers(ctx, req.id, ns, page) })
 }
 
 // trigger serves GET, PUT, DELETE and POST (fire) of one trigger.
@@ -65,10 +47,8 @@ func (s *Server) trigger(w *responseWriter, r *http.Request, req *request) error
 			return err
 		}
 		put := new(whisk.TriggerPut)
-		if len(strings.TrimSpace(string(body))) > 0 {
-			if err := json.Unmarshal(body, put); err != nil {
-				return controller.Malformed(decodeDetail(err))
-			}
+		if err := decodeOptional(body, put); err != nil {
+			return err
 		}
 		t, err := s.ctl.PutTrigger(r.Context(), req.id, ns, name, put, overwrite)
 		if err != nil {
