@@ -485,8 +485,11 @@ func TestForkBomb(t *testing.T) {
 	spec.Pids = 16
 	sb := f.start(t, spec)
 	pidsDir := sb.CgroupDirs()["pids"]
-	must(t, sb, `(b() { b | b & }; b) >/dev/null 2>&1 & echo started`)
-	time.Sleep(300 * time.Millisecond)
+	// The bomb waits until the loop has answered: the loop forks to answer
+	// (command substitution, tr), and once the bomb holds every pid it
+	// cannot, which is the point but not what this call is testing.
+	must(t, sb, `(sleep 0.5; b() { b | b & }; b) >/dev/null 2>&1 & echo started`)
+	time.Sleep(1500 * time.Millisecond)
 	if n := readInt(t, filepath.Join(pidsDir, "pids.current")); n > 16 {
 		t.Errorf("pids.current = %d with a limit of 16", n)
 	}
