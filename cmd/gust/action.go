@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
@@ -705,9 +706,7 @@ func (a *app) newActionDeleteCmd() *cobra.Command {
 }
 
 func (a *app) newActionListCmd() *cobra.Command {
-	var skip, limit int
-	var nameSort, count bool
-	cmd := &cobra.Command{
+	return listCommand(a, &cobra.Command{
 		Use:   "list [/NAMESPACE | PACKAGE | /NAMESPACE/PACKAGE]",
 		Short: "List the actions of a namespace or a package",
 		Long: `List actions, newest first (--name-sort sorts the page by name instead):
@@ -715,40 +714,7 @@ their fully qualified name, visibility and kind.`,
 		Example: `  gust action list
   gust action list utils --limit 100
   gust action list --count`,
-		Args: argsBetween(0, 1, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(true)
-			if err != nil {
-				return err
-			}
-			in := ""
-			if len(args) == 1 {
-				in = args[0]
-			}
-			var raw []byte
-			ctx := client.CaptureBody(cmd.Context(), &raw)
-			if count {
-				n, err := c.CountActions(ctx, in)
-				if err != nil {
-					return failed(err, nil, "unable to count actions")
-				}
-				return a.emit(raw, func(w io.Writer) error { _, err := fmt.Fprintln(w, n); return err })
-			}
-			acts, err := c.ListActions(ctx, in, client.ListOptions{Skip: skip, Limit: limit})
-			if err != nil {
-				return failed(err, map[int]string{400: "--limit is at most 200"}, "unable to list actions")
-			}
-			if nameSort {
-				sortActions(acts)
-			}
-			return a.emit(raw, func(w io.Writer) error { return a.printActions(w, acts) })
-		},
-	}
-	cmd.Flags().IntVarP(&skip, "skip", "s", 0, "skip the first `SKIP` actions")
-	cmd.Flags().IntVarP(&limit, "limit", "l", defaultPageSize, "list at most `LIMIT` actions (at most 200; 0 = 200)")
-	cmd.Flags().BoolVarP(&nameSort, "name-sort", "n", false, "sort the page by name")
-	cmd.Flags().BoolVar(&count, "count", false, "print only the number of actions")
-	return cmd
+	}, a.actionList())
 }
 
 // sortActions sorts as wsk does: actions outside packages first, then by name.
@@ -779,27 +745,29 @@ func (a *app) printActions(w io.Writer, acts []whisk.Action) error {
 	return t.flush()
 }
 
-// completeActions offers action names for shell completion, asking the
-// server; failures just offer nothing.
-func (a *app) completeActions(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveDefault
+// completeActions offers names for shell completion, asking the server.
+func (a *app) completeActions(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return completeNames(a, (*client.Client).ListActions, actionCompletionName, cobra.ShellCompDirectiveDefault)(cmd, args, toComplete)
+}
+
+// actionCompletionName is how an action is named in an argument: with its
+// package when it has one.
+func actionCompletionName(act whisk.Action) string {
+	if _, pkg := whisk.SplitPath(act.Namespace); pkg != "" {
+		return pkg + "/" + act.Name
 	}
-	c, err := a.client(true)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+	return act.Name
+}
+
+// actionList is how the actions are listed, by `gust action list` and `gust list`.
+func (a *app) actionList() entityList[whisk.Action] {
+	return entityList[whisk.Action]{
+		noun:  "actions",
+		count: (*client.Client).CountActions,
+		list:  (*client.Client).ListActions,
+		sort:  sortActions,
+		print: func(_ context.Context, w io.Writer, _ *client.Client, acts []whisk.Action) error {
+			return a.printActions(w, acts)
+		},
 	}
-	acts, err := c.ListActions(cmd.Context(), "", client.ListOptions{Limit: 200})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var names []string
-	for _, act := range acts {
-		if _, pkg := whisk.SplitPath(act.Namespace); pkg != "" {
-			names = append(names, pkg+"/"+act.Name)
-		} else {
-			names = append(names, act.Name)
-		}
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
 }

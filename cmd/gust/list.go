@@ -27,30 +27,9 @@ type listSection struct {
 // shown for its own namespace alone.
 func (a *app) listSections(nameSort bool, recent int, own bool) []listSection {
 	sections := []listSection{
-		{name: "packages", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
-			var raw []byte
-			pkgs, err := c.ListPackages(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
-			if err != nil {
-				return nil, nil, err
-			}
-			if nameSort {
-				sortPackages(pkgs)
-			}
-			return raw, func(w io.Writer) error { return a.printPackages(w, pkgs) }, nil
-		}},
-		{name: "actions", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
-			var raw []byte
-			acts, err := c.ListActions(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
-			if err != nil {
-				return nil, nil, err
-			}
-			if nameSort {
-				sortActions(acts)
-			}
-			return raw, func(w io.Writer) error { return a.printActions(w, acts) }, nil
-		}},
+		a.packageList().section(nameSort), a.actionList().section(nameSort),
+		a.triggerList().section(nameSort), a.ruleList().section(nameSort),
 	}
-	sections = append(sections, a.triggerRuleSections(nameSort)...)
 	if !own {
 		return sections[:1]
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -278,55 +279,14 @@ unless --force is given, which deletes its actions too.`,
 }
 
 func (a *app) newPackageListCmd() *cobra.Command {
-	var skip, limit int
-	var nameSort, count bool
-	cmd := &cobra.Command{
+	return listCommand(a, &cobra.Command{
 		Use:   "list [/NAMESPACE]",
 		Short: "List the packages of a namespace",
 		Long: `List packages and bindings, newest first (--name-sort sorts the page by name
 instead). Another namespace shows only the packages it shares.`,
 		Example: `  gust package list
   gust package list /whisk.system`,
-		Args: argsBetween(0, 1, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(true)
-			if err != nil {
-				return err
-			}
-			in := ""
-			if len(args) == 1 {
-				in = args[0]
-			}
-			var raw []byte
-			ctx := client.CaptureBody(cmd.Context(), &raw)
-			if count {
-				n, err := c.CountPackages(ctx, in)
-				if err != nil {
-					return failed(err, nil, "unable to count packages")
-				}
-				return a.emit(raw, func(w io.Writer) error { _, err := fmt.Fprintln(w, n); return err })
-			}
-			pkgs, err := c.ListPackages(ctx, in, client.ListOptions{Skip: skip, Limit: limit})
-			if err != nil {
-				return failed(err, map[int]string{400: "--limit is at most 200"}, "unable to list packages")
-			}
-			if nameSort {
-				sortPackages(pkgs)
-			}
-			return a.emit(raw, func(w io.Writer) error { return a.printPackages(w, pkgs) })
-		},
-	}
-	cmd.Flags().IntVarP(&skip, "skip", "s", 0, "skip the first `SKIP` packages")
-	cmd.Flags().IntVarP(&limit, "limit", "l", defaultPageSize, "list at most `LIMIT` packages (at most 200; 0 = 200)")
-	cmd.Flags().BoolVarP(&nameSort, "name-sort", "n", false, "sort the page by name")
-	cmd.Flags().BoolVar(&count, "count", false, "print only the number of packages")
-	return cmd
-}
-
-func sortPackages(pkgs []whisk.Package) {
-	sort.SliceStable(pkgs, func(i, j int) bool {
-		return strings.ToLower(pkgs[i].Namespace+"/"+pkgs[i].Name) < strings.ToLower(pkgs[j].Namespace+"/"+pkgs[j].Name)
-	})
+	}, a.packageList())
 }
 
 // printPackages prints wsk's package table: name and shared or private; a
@@ -348,22 +308,22 @@ func (a *app) printPackages(w io.Writer, pkgs []whisk.Package) error {
 	return t.flush()
 }
 
-// completePackages offers package names for shell completion.
-func (a *app) completePackages(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+// completePackages offers names for shell completion, asking the server.
+func (a *app) completePackages(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return completeNames(a, (*client.Client).ListPackages, func(p whisk.Package) string { return p.Name }, cobra.ShellCompDirectiveNoFileComp)(cmd, args, toComplete)
+}
+
+// packageList is how the packages are listed, by `gust package list` and `gust list`.
+func (a *app) packageList() entityList[whisk.Package] {
+	return entityList[whisk.Package]{
+		noun:  "packages",
+		count: (*client.Client).CountPackages,
+		list:  (*client.Client).ListPackages,
+		sort: func(ps []whisk.Package) {
+			sortByPath(ps, func(p whisk.Package) (string, string) { return p.Namespace, p.Name })
+		},
+		print: func(_ context.Context, w io.Writer, _ *client.Client, ps []whisk.Package) error {
+			return a.printPackages(w, ps)
+		},
 	}
-	c, err := a.client(true)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	pkgs, err := c.ListPackages(cmd.Context(), "", client.ListOptions{Limit: 200})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	names := make([]string, 0, len(pkgs))
-	for _, p := range pkgs {
-		names = append(names, p.Name)
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -213,51 +212,10 @@ func (a *app) newRuleDeleteCmd() *cobra.Command {
 }
 
 func (a *app) newRuleListCmd() *cobra.Command {
-	var skip, limit int
-	var nameSort, count bool
-	cmd := &cobra.Command{
+	return listCommand(a, &cobra.Command{
 		Use:   "list [/NAMESPACE]",
 		Short: "List the rules of a namespace, with their status",
-		Args:  argsBetween(0, 1, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(true)
-			if err != nil {
-				return err
-			}
-			in := ""
-			if len(args) == 1 {
-				in = "/" + strings.Trim(args[0], "/")
-			}
-			var raw []byte
-			ctx := cmd.Context()
-			if count {
-				n, err := c.CountRules(client.CaptureBody(ctx, &raw), in)
-				if err != nil {
-					return failed(err, nil, "unable to count rules")
-				}
-				return a.emit(raw, func(w io.Writer) error { _, err := fmt.Fprintln(w, n); return err })
-			}
-			rules, err := c.ListRules(client.CaptureBody(ctx, &raw), in, client.ListOptions{Skip: skip, Limit: limit})
-			if err != nil {
-				return failed(err, map[int]string{400: "--limit is at most 200"}, "unable to list rules")
-			}
-			if nameSort {
-				sortRules(rules)
-			}
-			return a.emit(raw, func(w io.Writer) error { return a.printRules(ctx, w, c, rules) })
-		},
-	}
-	cmd.Flags().IntVarP(&skip, "skip", "s", 0, "skip the first `SKIP` rules")
-	cmd.Flags().IntVarP(&limit, "limit", "l", defaultPageSize, "list at most `LIMIT` rules (at most 200; 0 = 200)")
-	cmd.Flags().BoolVarP(&nameSort, "name-sort", "n", false, "sort the page by name")
-	cmd.Flags().BoolVar(&count, "count", false, "print only the number of rules")
-	return cmd
-}
-
-func sortRules(rs []whisk.Rule) {
-	sort.SliceStable(rs, func(i, j int) bool {
-		return strings.ToLower(rs[i].Namespace+"/"+rs[i].Name) < strings.ToLower(rs[j].Namespace+"/"+rs[j].Name)
-	})
+	}, a.ruleList())
 }
 
 // printRules lists rules with their status, which a list does not carry:
@@ -282,22 +240,21 @@ func (a *app) printRules(ctx context.Context, w io.Writer, c *client.Client, rul
 	return t.flush()
 }
 
-// completeRules offers rule names for shell completion.
-func (a *app) completeRules(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
+// completeRules offers names for shell completion, asking the server.
+func (a *app) completeRules(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return completeNames(a, (*client.Client).ListRules, func(r whisk.Rule) string { return r.Name }, cobra.ShellCompDirectiveNoFileComp)(cmd, args, toComplete)
+}
+
+// ruleList is how the rules are listed, by `gust rule list` and `gust list`.
+func (a *app) ruleList() entityList[whisk.Rule] {
+	return entityList[whisk.Rule]{
+		noun:  "rules",
+		scope: namespaceScope,
+		count: (*client.Client).CountRules,
+		list:  (*client.Client).ListRules,
+		sort: func(rs []whisk.Rule) {
+			sortByPath(rs, func(r whisk.Rule) (string, string) { return r.Namespace, r.Name })
+		},
+		print: a.printRules,
 	}
-	c, err := a.client(true)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	rules, err := c.ListRules(cmd.Context(), "", client.ListOptions{Limit: 200})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	names := make([]string, len(rules))
-	for i, r := range rules {
-		names[i] = r.Name
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -389,51 +389,10 @@ does not answer. Rules linked to it stay, inactive.`,
 }
 
 func (a *app) newTriggerListCmd() *cobra.Command {
-	var skip, limit int
-	var nameSort, count bool
-	cmd := &cobra.Command{
+	return listCommand(a, &cobra.Command{
 		Use:   "list [/NAMESPACE]",
 		Short: "List the triggers of a namespace",
-		Args:  argsBetween(0, 1, ""),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client(true)
-			if err != nil {
-				return err
-			}
-			in := ""
-			if len(args) == 1 {
-				in = "/" + strings.Trim(args[0], "/")
-			}
-			var raw []byte
-			ctx := client.CaptureBody(cmd.Context(), &raw)
-			if count {
-				n, err := c.CountTriggers(ctx, in)
-				if err != nil {
-					return failed(err, nil, "unable to count triggers")
-				}
-				return a.emit(raw, func(w io.Writer) error { _, err := fmt.Fprintln(w, n); return err })
-			}
-			ts, err := c.ListTriggers(ctx, in, client.ListOptions{Skip: skip, Limit: limit})
-			if err != nil {
-				return failed(err, map[int]string{400: "--limit is at most 200"}, "unable to list triggers")
-			}
-			if nameSort {
-				sortTriggers(ts)
-			}
-			return a.emit(raw, func(w io.Writer) error { return a.printTriggers(w, ts) })
-		},
-	}
-	cmd.Flags().IntVarP(&skip, "skip", "s", 0, "skip the first `SKIP` triggers")
-	cmd.Flags().IntVarP(&limit, "limit", "l", defaultPageSize, "list at most `LIMIT` triggers (at most 200; 0 = 200)")
-	cmd.Flags().BoolVarP(&nameSort, "name-sort", "n", false, "sort the page by name")
-	cmd.Flags().BoolVar(&count, "count", false, "print only the number of triggers")
-	return cmd
-}
-
-func sortTriggers(ts []whisk.Trigger) {
-	sort.SliceStable(ts, func(i, j int) bool {
-		return strings.ToLower(ts[i].Namespace+"/"+ts[i].Name) < strings.ToLower(ts[j].Namespace+"/"+ts[j].Name)
-	})
+	}, a.triggerList())
 }
 
 func (a *app) printTriggers(w io.Writer, ts []whisk.Trigger) error {
@@ -453,51 +412,23 @@ func (a *app) printTriggers(w io.Writer, ts []whisk.Trigger) error {
 	return t.flush()
 }
 
-// completeTriggers offers trigger names for shell completion.
-func (a *app) completeTriggers(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	c, err := a.client(true)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	ts, err := c.ListTriggers(cmd.Context(), "", client.ListOptions{Limit: 200})
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	names := make([]string, len(ts))
-	for i, t := range ts {
-		names[i] = t.Name
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
+// completeTriggers offers names for shell completion, asking the server.
+func (a *app) completeTriggers(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	return completeNames(a, (*client.Client).ListTriggers, func(t whisk.Trigger) string { return t.Name }, cobra.ShellCompDirectiveNoFileComp)(cmd, args, toComplete)
 }
 
-// triggerRuleSections are the triggers and rules of `gust list`, after the
-// actions, as wsk lists them.
-func (a *app) triggerRuleSections(nameSort bool) []listSection {
-	return []listSection{
-		{name: "triggers", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
-			var raw []byte
-			ts, err := c.ListTriggers(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
-			if err != nil {
-				return nil, nil, err
-			}
-			if nameSort {
-				sortTriggers(ts)
-			}
-			return raw, func(w io.Writer) error { return a.printTriggers(w, ts) }, nil
-		}},
-		{name: "rules", fetch: func(ctx context.Context, c *client.Client, in string) (json.RawMessage, func(io.Writer) error, error) {
-			var raw []byte
-			rules, err := c.ListRules(client.CaptureBody(ctx, &raw), in, client.ListOptions{Limit: 0})
-			if err != nil {
-				return nil, nil, err
-			}
-			if nameSort {
-				sortRules(rules)
-			}
-			return raw, func(w io.Writer) error { return a.printRules(ctx, w, c, rules) }, nil
-		}},
+// triggerList is how the triggers are listed, by `gust trigger list` and `gust list`.
+func (a *app) triggerList() entityList[whisk.Trigger] {
+	return entityList[whisk.Trigger]{
+		noun:  "triggers",
+		scope: namespaceScope,
+		count: (*client.Client).CountTriggers,
+		list:  (*client.Client).ListTriggers,
+		sort: func(ts []whisk.Trigger) {
+			sortByPath(ts, func(t whisk.Trigger) (string, string) { return t.Namespace, t.Name })
+		},
+		print: func(_ context.Context, w io.Writer, _ *client.Client, ts []whisk.Trigger) error {
+			return a.printTriggers(w, ts)
+		},
 	}
 }
