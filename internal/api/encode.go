@@ -42,7 +42,7 @@ func encodeActivation(dst []byte, act *whisk.Activation) []byte {
 		dst = append(dst, `,"end":`...)
 		dst = strconv.AppendInt(dst, act.End, 10)
 		dst = append(dst, `,"duration":`...)
-		dst = strconv.AppendInt(dst, activationDuration(act), 10)
+		dst = strconv.AppendInt(dst, act.Duration, 10)
 	}
 	dst = append(dst, `,"response":`...)
 	dst = appendResponse(dst, &act.Response)
@@ -58,13 +58,6 @@ func encodeActivation(dst []byte, act *whisk.Activation) []byte {
 	dst = append(dst, `,"publish":`...)
 	dst = strconv.AppendBool(dst, act.Publish)
 	return append(dst, '}')
-}
-
-func activationDuration(act *whisk.Activation) int64 {
-	if act.Duration != 0 {
-		return act.Duration
-	}
-	return act.End - act.Start
 }
 
 // appendResponse appends OpenWhisk's extended response (also the body of
@@ -128,7 +121,7 @@ func summarize(act *whisk.Activation) activationSummary {
 		Cause: act.Cause, StatusCode: int(act.Response.StatusCode),
 	}
 	if act.End != 0 {
-		end, d := act.End, activationDuration(act)
+		end, d := act.End, act.Duration
 		s.End, s.Duration = &end, &d
 	}
 	return s

@@ -230,7 +230,7 @@ type sequenceAccounting struct {
 
 func (a *sequenceAccounting) add(act *whisk.Activation) {
 	a.logs = append(a.logs, act.ActivationID)
-	a.duration += activationDuration(act)
+	a.duration += act.Duration
 	if m := memoryOf(act); m > a.maxMemory {
 		a.maxMemory = m
 	}
@@ -244,18 +244,6 @@ func (a *sequenceAccounting) fail(resp whisk.Response, id string) {
 	}
 	a.response = &resp
 	a.stop = true
-}
-
-// activationDuration is an activation's metered time: its duration, or end
-// minus start for records without one.
-func activationDuration(act *whisk.Activation) int64 {
-	if act.Duration != 0 {
-		return act.Duration
-	}
-	if act.End > act.Start {
-		return act.End - act.Start
-	}
-	return 0
 }
 
 // memoryOf reads the memory of an activation's limits annotation.
@@ -668,7 +656,7 @@ func (c *Controller) conductorLoop(rc *composeRun, r resolvedAction, s *conducto
 
 func (s *conductorSession) account(act *whisk.Activation) {
 	s.logs = append(s.logs, act.ActivationID)
-	s.duration += activationDuration(act)
+	s.duration += act.Duration
 	if m := memoryOf(act); m > s.maxMemory {
 		s.maxMemory = m
 	}
