@@ -81,8 +81,20 @@ func TestFeedDeliversCommittedRecordsByNamespace(t *testing.T) {
 func TestFeedDropsOldestForSlowSubscriber(t *testing.T) {
 	rec, st := newRecorder(t)
 	ch, cancel := rec.Subscribe("guest")
+	// A probe that keeps up tells when the last record has been published.
+	probe, cancelProbe := rec.Subscribe("guest")
+	defer cancelProbe()
 	const n = 600
 	last := record("guest", "last", n)
+	published := make(chan struct{})
+	go func() {
+		for a := range probe {
+			if a.ActivationID == last.ActivationID {
+				close(published)
+				return
+			}
+		}
+	}()
 	for i := range n - 1 {
 		rec.Record(record("guest", fmt.Sprintf("a%d", i), int64(i)))
 	}
@@ -97,10 +109,17 @@ func TestFeedDropsOldestForSlowSubscriber(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// The publish of the last batch follows its commit; wait for it.
-	for time.Now().Before(deadline) && len(ch) == 0 {
-		time.Sleep(10 * time.Millisecond)
+	// The publish of the last batch follows its commit; wait for it. It
+	// holds the subscriptions' lock while it hands the batch to every
+	// subscriber, so a Subscribe after the probe got the record returns
+	// once the slow subscriber got it too.
+	select {
+	case <-published:
+	case <-time.After(time.Until(deadline)):
+		t.Fatal("the last record was not published")
 	}
+	_, barrier := rec.Subscribe("guest")
+	barrier()
 	var got []*whisk.Activation
 	for len(ch) > 0 {
 		got = append(got, <-ch)
