@@ -307,7 +307,8 @@ func (d *Driver) Start(ctx context.Context, spec sandbox.Spec) (sandbox.Sandbox,
 	name := cgroupName(spec.ID)
 	s := &Sandbox{id: spec.ID, drv: d, exited: make(chan struct{})}
 	st, fromPool, err := d.pool.take(network, name)
-	defer d.pool.refill(network)
+	s.refill = func() { d.pool.refill(network) }
+	defer time.AfterFunc(refillAfter, s.refillPool)
 	if err == nil {
 		err = st.launch(ctx, s, fromPool, name, mem, pids, &cfg, d.egress, network)
 		var ie initError
