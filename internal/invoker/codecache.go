@@ -46,7 +46,14 @@ func newCodeCache(root string) (*codeCache, error) {
 func codeHash(kind string, exec *whisk.Exec) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", kind, exec.Main, exec.Image)
-	h.Write([]byte(exec.CodeString()))
+	// In pieces: the code is megabytes for a native action, and copying it
+	// whole into a new []byte cost twice what hashing it does.
+	var chunk [32 << 10]byte
+	for code := exec.CodeString(); code != ""; {
+		n := copy(chunk[:], code)
+		h.Write(chunk[:n])
+		code = code[n:]
+	}
 	return hex.EncodeToString(h.Sum(nil))[:40]
 }
 
