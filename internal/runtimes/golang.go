@@ -317,6 +317,7 @@ func compilerMessage(out []byte) string {
 // warmUp compiles a trivial action: the standard library packages every
 // action links (the launcher's encoding/json, reflect, os) land in the cache.
 func (g *golang) warmUp(ctx context.Context) error {
+	removeStaleWarmUps(filepath.Dir(g.cacheDir), time.Now().Add(-staleWarmUp))
 	dir, err := os.MkdirTemp(filepath.Dir(g.cacheDir), "warmup-")
 	if err != nil {
 		return err
@@ -324,4 +325,20 @@ func (g *golang) warmUp(ctx context.Context) error {
 	defer os.RemoveAll(dir)
 	code := "package main\n\nfunc Main(args map[string]interface{}) map[string]interface{} { return args }\n"
 	return g.Prepare(ctx, &whisk.Exec{Kind: g.kind, Code: &code}, dir)
+}
+
+// staleWarmUp is how old a warm-up directory must be to be someone's
+// leftover: a warm-up takes seconds, and a process killed during one leaves
+// its directory behind.
+const staleWarmUp = 10 * time.Minute
+
+// removeStaleWarmUps removes the warm-up directories in parent last changed
+// before cutoff.
+func removeStaleWarmUps(parent string, cutoff time.Time) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "warmup-*"))
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && fi.ModTime().Before(cutoff) {
+			os.RemoveAll(d)
+		}
+	}
 }
