@@ -36,12 +36,19 @@ type ClientConfig struct {
 	ReplyMargin time.Duration
 	// PollMax bounds the interval between reads of the store.
 	PollMax time.Duration
-	Log     *slog.Logger
+	// FirstHeartbeat is how long after the client starts a request that
+	// finds no invoker at all waits for one to be heard from before it is
+	// refused: a controller that has just started has not heard the
+	// invokers' heartbeats yet, and refusing then was a 503 on every
+	// restart. Negative: refuse at once.
+	FirstHeartbeat time.Duration
+	Log            *slog.Logger
 }
 
 // DefaultClientConfig returns the defaults.
 func DefaultClientConfig(role, id string) ClientConfig {
-	return ClientConfig{Role: role, ID: id, ReplyMargin: 5 * time.Second, PollMax: 5 * time.Second}
+	return ClientConfig{Role: role, ID: id, ReplyMargin: 5 * time.Second, PollMax: 5 * time.Second,
+		FirstHeartbeat: 3 * time.Second} // three heartbeat intervals
 }
 
 // Client places activations on the invokers of a cluster and sends them
@@ -72,6 +79,8 @@ type Client struct {
 	held    map[string]int     // invoker id → MB this process placed there, not yet completed
 	flights map[string]*flight // activation id → its placement
 
+	started time.Time
+
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -95,6 +104,9 @@ func NewClient(cfg ClientConfig, b Bus, members *Members, st store.Store, compos
 	if cfg.PollMax <= 0 {
 		cfg.PollMax = d.PollMax
 	}
+	if cfg.FirstHeartbeat == 0 {
+		cfg.FirstHeartbeat = d.FirstHeartbeat
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
@@ -104,6 +116,7 @@ func NewClient(cfg ClientConfig, b Bus, members *Members, st store.Store, compos
 		name:    completionName(cfg.Role, cfg.ID),
 		held:    map[string]int{},
 		flights: map[string]*flight{},
+		started: time.Now(),
 		stop:    make(chan struct{}), done: make(chan struct{}),
 	}
 	sub, err := b.Completions(c.name, c.completed)
@@ -136,6 +149,9 @@ var errNoInvoker = unavailable(controller.MsgUnavailable, errors.New("no healthy
 // place picks the invoker for msg and counts mb there until release.
 func (c *Client) place(msg *whisk.ActivationMessage, mb int, reply chan []byte) (string, error) {
 	invs := c.members.List(RoleInvoker)
+	if len(invs) == 0 {
+		invs = c.awaitInvokers()
+	}
 	controllers := max(c.members.Count(RoleController), 1)
 	snap := make([]scheduler.Invoker, len(invs))
 	c.mu.Lock()
@@ -154,6 +170,23 @@ func (c *Client) place(msg *whisk.ActivationMessage, mb int, reply chan []byte) 
 		c.flights[msg.ActivationID] = &flight{invoker: id, mb: mb, reply: reply, expires: time.Now().Add(2*timeout + time.Minute)}
 	}
 	return id, nil
+}
+
+// awaitInvokers waits, while the client is younger than FirstHeartbeat,
+// until some invoker has been heard from, and returns the invokers then.
+func (c *Client) awaitInvokers() []Member {
+	deadline := c.started.Add(c.cfg.FirstHeartbeat)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.stop:
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+		if invs := c.members.List(RoleInvoker); len(invs) > 0 {
+			return invs
+		}
+	}
+	return nil
 }
 
 // release forgets the placement of activation id and returns it (nil when

@@ -143,15 +143,24 @@ func TestPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	c, err := NewClient(ClientConfig{Role: RoleController, ID: "ctl", Log: quiet}, ctlBus, members, st, nil)
+	c, err := NewClient(ClientConfig{Role: RoleController, ID: "ctl", FirstHeartbeat: 300 * time.Millisecond, Log: quiet},
+		ctlBus, members, st, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 
 	msg := testMessage("guest", "hello", 256)
+	start := time.Now()
 	if err := c.Accept(t.Context(), msg); whisk.CodeOf(err) != whisk.CodeUnavailable {
 		t.Fatalf("Accept with no invoker: %v, want a 503", err)
+	}
+	if waited := time.Since(start); waited < 200*time.Millisecond {
+		t.Fatalf("refused after %v: a new client waits for the first heartbeats", waited)
+	}
+	start = time.Now()
+	if err := c.Accept(t.Context(), msg); whisk.CodeOf(err) != whisk.CodeUnavailable || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("Accept with no invoker once started: %v after %v, want a 503 at once", err, time.Since(start))
 	}
 
 	invBus := connect()
@@ -218,6 +227,35 @@ func TestPlacement(t *testing.T) {
 			t.Fatalf("in flight after a completion: %v", c.InFlight())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFirstHeartbeat: a client that has just started holds a request that
+// finds no invoker until one is heard from, instead of refusing it.
+func TestFirstHeartbeat(t *testing.T) {
+	connect := testBus(t)
+	ctlBus := connect()
+	members := NewMembers(10*time.Second, time.Hour, nil)
+	st, err := sqlite.Open(t.TempDir() + "/gust.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c, err := NewClient(ClientConfig{Role: RoleController, ID: "ctl", FirstHeartbeat: 5 * time.Second, Log: quiet},
+		ctlBus, members, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		members.Observe(Heartbeat{Role: RoleInvoker, ID: "inv-a", UserMB: 512})
+	}()
+	if err := c.Accept(t.Context(), testMessage("guest", "hello", 256)); err != nil {
+		t.Fatalf("Accept before the first heartbeat: %v, want it placed once the invoker is heard", err)
+	}
+	if got := c.InFlight()["inv-a"]; got != 256 {
+		t.Fatalf("in flight on inv-a: %d MB, want 256", got)
 	}
 }
 
