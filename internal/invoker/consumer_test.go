@@ -67,6 +67,8 @@ type consumerEnv struct {
 	flaky    *flakyStore
 	bus      *countingBus
 	consumer *invoker.Consumer
+	inv      *invoker.Invoker
+	drv      *process.Driver
 
 	mu        sync.Mutex
 	completed []*whisk.Activation
@@ -98,6 +100,7 @@ func newConsumerEnv(t *testing.T) *consumerEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { inv.Close(context.Background()) })
+	ce.inv, ce.drv = inv, drv
 	b := inproc.New(inproc.Config{Owner: "t", Poll: 20 * time.Millisecond}, st, nil)
 	t.Cleanup(func() { b.Close() })
 	ce.bus = &countingBus{Bus: b}
@@ -238,5 +241,46 @@ func TestConsumerKeepsTheActionVersionItLoaded(t *testing.T) {
 	}
 	if n := ce.flaky.entityReads.Load(); n != 2 {
 		t.Fatalf("the action was read %d times, want once more for the new version", n)
+	}
+}
+
+// TestShutdownHandsBackUnfinishedWork: accepted work that a shutdown cuts
+// off once its grace has run out is not recorded as the action's failure
+// and acknowledged, but handed back to the queue to run after the restart.
+func TestShutdownHandsBackUnfinishedWork(t *testing.T) {
+	ce := newConsumerEnv(t)
+	a, rev := ce.put(nativeAction("slow", 128), 0)
+	msg := message(a, `{"sleep":true}`)
+	msg.ActionRev = rev
+	ce.accept(msg)
+	deadline := time.Now().Add(10 * time.Second)
+	for ce.inv.Stats().Busy == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the activation did not start")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The server's shutdown: the consumer stops taking work (and returns
+	// once the deliveries in hand are done) while the invoker is closed.
+	stopped := make(chan struct{})
+	go func() { ce.consumer.Stop(); close(stopped) }()
+	grace, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if err := ce.inv.Close(grace); err == nil {
+		t.Fatal("Close waited for an activation that sleeps longer than its grace")
+	}
+	ce.drv.Close() // what the server does next: the running sandbox is killed
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the consumer did not finish the delivery it held")
+	}
+	time.Sleep(200 * time.Millisecond) // a record, if one were made, would be committed by now
+	if _, err := ce.st.GetActivation(context.Background(), "guest", msg.ActivationID); !errors.Is(err, whisk.ErrNotFound) {
+		t.Fatalf("a record of the cut-off activation was stored (err %v)", err)
+	}
+	items, err := ce.st.Claim(context.Background(), "restarted", 10, time.Minute)
+	if err != nil || len(items) != 1 || items[0].ID != msg.ActivationID {
+		t.Fatalf("claimable after the shutdown: %+v (err %v), want the cut-off activation", items, err)
 	}
 }

@@ -153,6 +153,7 @@ func (c *Consumer) handle(d bus.Delivery) {
 		return
 	}
 	done := c.onRecorded(&msg, d)
+	msg.OnAbandoned = func() { _ = d.Nak(0) } // the shutdown cut it off: run it again after
 	ch, err := c.invoker.Start(&msg)
 	if err != nil {
 		// The invoker is closed: the process is stopping. Hand the work back

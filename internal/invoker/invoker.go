@@ -78,15 +78,19 @@ type Deps struct {
 
 // Invoker runs activations.
 type Invoker struct {
-	cfg   Config
-	deps  Deps
-	code  *codeCache
-	log   *slog.Logger
-	now   func() time.Time
-	seq   atomic.Uint64
-	busy  atomic.Int64 // activations between Start and their record
-	met   *metrics
-	start time.Time
+	cfg  Config
+	deps Deps
+	code *codeCache
+	log  *slog.Logger
+	now  func() time.Time
+	seq  atomic.Uint64
+	busy atomic.Int64 // activations between Start and their record
+	// abandoning is set when Close stopped waiting for running activations:
+	// what the sandboxes' destruction cuts off from then on is not recorded
+	// as the action's failure but handed back (OnAbandoned).
+	abandoning atomic.Bool
+	met        *metrics
+	start      time.Time
 
 	mu       sync.Mutex
 	usedMB   int
@@ -187,6 +191,11 @@ func (inv *Invoker) Start(msg *whisk.ActivationMessage) (<-chan *whisk.Activatio
 		defer inv.running.Done()
 		defer inv.busy.Add(-1)
 		act := inv.run(msg)
+		if msg.OnAbandoned != nil && inv.abandoning.Load() && act.Response.StatusCode == whisk.StatusDeveloperError {
+			msg.OnAbandoned()
+			ch <- act
+			return
+		}
 		inv.deps.Recorder.RecordThen(act, msg.OnRecorded)
 		inv.met.observe(msg, act)
 		ch <- act
@@ -817,7 +826,8 @@ func (inv *Invoker) reap() {
 }
 
 // Close stops taking work, waits for running activations until ctx ends, then
-// destroys every sandbox.
+// destroys every idle sandbox. Durable work that the driver's close then cuts
+// off is handed back to its queue (OnAbandoned), not recorded as failed.
 func (inv *Invoker) Close(ctx context.Context) error {
 	inv.mu.Lock()
 	if inv.closed {
@@ -836,6 +846,7 @@ func (inv *Invoker) Close(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = ctx.Err()
+		inv.abandoning.Store(true)
 	}
 	inv.mu.Lock()
 	var all []*container

@@ -28,11 +28,15 @@ type ActivationMessage struct {
 	// nobody waits for it.
 	ReplyTo string `json:"replyTo,omitempty"`
 	// ActionUpdated is the action's Updated (epoch ms) when the message was
-	// made: with ActionRev it names one version of the action (a revision
-	// alone repeats after a delete and a create), so that an invoker may
-	// keep the version it loaded. 0 when unknown.
+	// made: with ActionRev it names one version of the action, so that an
+	// invoker may keep the version it loaded. 0 when unknown.
 	ActionUpdated int64 `json:"actionUpdated,omitempty"`
 	// OnRecorded, when set, is called once the activation record is durable;
 	// the durable queue acknowledges the work then and not before (P3).
 	OnRecorded func() `json:"-"`
+	// OnAbandoned, when set, is called instead of recording the activation
+	// when a shutdown that would not wait any longer cut it off: durable
+	// work goes back to its queue to run again (P2) rather than being
+	// recorded as the action's failure.
+	OnAbandoned func() `json:"-"`
 }
