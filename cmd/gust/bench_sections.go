@@ -75,11 +75,7 @@ func (b *bench) measureSet(ctx context.Context, fn loadgen.Func, open bool) (loa
 // runFloor measures a bare Go HTTP server that echoes the body, on
 // loopback, with the same client and load generator.
 func (b *bench) runFloor(ctx context.Context) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	set, err := b.measureHandler(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := make([]byte, 0, 64)
 		buf := make([]byte, 512)
 		for {
@@ -91,13 +87,7 @@ func (b *bench) runFloor(ctx context.Context) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
-	})}
-	go srv.Serve(ln)
-	defer srv.Close()
-	hc := newBenchClient()
-	defer hc.CloseIdleConnections()
-	fn := httpLoad(hc, http.MethodPost, "http://"+ln.Addr().String()+"/echo", "", invokeBody, http.StatusOK)
-	set, err := b.measureSet(ctx, fn, true)
+	}))
 	if err != nil {
 		return err
 	}
@@ -170,11 +160,7 @@ func (b *bench) pipeFloor(ctx context.Context) (loadSet, error) {
 		}()
 		idle <- &proc{in: inW, reply: bufio.NewReader(replyR)}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return loadSet{}, err
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return b.measureHandler(ctx, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		line, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -193,12 +179,23 @@ func (b *bench) pipeFloor(ctx context.Context) (loadSet, error) {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(reply)
-	})}
+	}))
+}
+
+// measureHandler serves h on loopback and measures it as a warm invoke is
+// measured: POSTs of the invoke body with the same client and load
+// generator.
+func (b *bench) measureHandler(ctx context.Context, h http.Handler) (loadSet, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return loadSet{}, err
+	}
+	srv := &http.Server{Handler: h}
 	go srv.Serve(ln)
 	defer srv.Close()
 	hc := newBenchClient()
 	defer hc.CloseIdleConnections()
-	return b.measureSet(ctx, httpLoad(hc, http.MethodPost, "http://"+ln.Addr().String()+"/run", "", invokeBody, http.StatusOK), true)
+	return b.measureSet(ctx, httpLoad(hc, http.MethodPost, "http://"+ln.Addr().String()+"/", "", invokeBody, http.StatusOK), true)
 }
 
 // warmResult is one runtime on one driver.
