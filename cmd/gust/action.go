@@ -518,19 +518,7 @@ after the action (decoded when it is an archive), --save-as to FILE.`,
 			case summary:
 				return a.emit(raw, func(w io.Writer) error { return a.printActionSummary(w, act) })
 			case field != "":
-				var doc map[string]json.RawMessage
-				if err := json.Unmarshal(raw, &doc); err != nil {
-					return err
-				}
-				v, ok := doc[field]
-				if !ok {
-					v = json.RawMessage("null")
-				}
-				return a.emit(v, func(w io.Writer) error {
-					a.ok("got action %s, displaying field %s", a.bold(name), a.bold(field))
-					fmt.Fprintln(w, prettyJSON(v))
-					return nil
-				})
+				return a.emitField(raw, "action", name, field)
 			}
 			return a.emit(raw, func(w io.Writer) error {
 				a.ok("got action %s", a.bold(name))

@@ -252,19 +252,7 @@ func (a *app) newActivationGetCmd() *cobra.Command {
 					return nil
 				})
 			case field != "":
-				var doc map[string]json.RawMessage
-				if err := json.Unmarshal(raw, &doc); err != nil {
-					return err
-				}
-				v, ok := doc[field]
-				if !ok {
-					v = json.RawMessage("null")
-				}
-				return a.emit(v, func(w io.Writer) error {
-					a.ok("got activation %s, displaying field %s", a.bold(id), a.bold(field))
-					fmt.Fprintln(w, prettyJSON(v))
-					return nil
-				})
+				return a.emitField(raw, "activation", id, field)
 			}
 			return a.emit(raw, func(w io.Writer) error {
 				a.ok("got activation %s", a.bold(id))

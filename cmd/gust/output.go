@@ -207,3 +207,21 @@ func wrapList(items []string, indent string, width int) string {
 	b.WriteString(line)
 	return b.String()
 }
+
+// emitField prints one top-level field of an entity's JSON, as wsk's get
+// with a field name does; a field the entity lacks is null.
+func (a *app) emitField(raw []byte, noun, name, field string) error {
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return err
+	}
+	v, ok := doc[field]
+	if !ok {
+		v = json.RawMessage("null")
+	}
+	return a.emit(v, func(w io.Writer) error {
+		a.ok("got %s %s, displaying field %s", noun, a.bold(name), a.bold(field))
+		fmt.Fprintln(w, prettyJSON(v))
+		return nil
+	})
+}

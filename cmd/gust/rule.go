@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -156,19 +155,7 @@ func (a *app) newRuleGetCmd() *cobra.Command {
 				return failed(err, ruleHints, "unable to get rule %q", name)
 			}
 			if field != "" {
-				var doc map[string]json.RawMessage
-				if err := json.Unmarshal(raw, &doc); err != nil {
-					return err
-				}
-				v, ok := doc[field]
-				if !ok {
-					v = json.RawMessage("null")
-				}
-				return a.emit(v, func(w io.Writer) error {
-					a.ok("got rule %s, displaying field %s", a.bold(name), a.bold(field))
-					fmt.Fprintln(w, prettyJSON(v))
-					return nil
-				})
+				return a.emitField(raw, "rule", name, field)
 			}
 			return a.emit(raw, func(w io.Writer) error {
 				a.ok("got rule %s", a.bold(name))

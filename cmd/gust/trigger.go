@@ -291,19 +291,7 @@ lifecycleEvent READ): for an alarm, its schedule and whether it is active.`,
 			case summary:
 				return a.emit(raw, func(w io.Writer) error { return a.printTriggerSummary(w, t) })
 			case field != "":
-				var doc map[string]json.RawMessage
-				if err := json.Unmarshal(raw, &doc); err != nil {
-					return err
-				}
-				v, ok := doc[field]
-				if !ok {
-					v = json.RawMessage("null")
-				}
-				return a.emit(v, func(w io.Writer) error {
-					a.ok("got trigger %s, displaying field %s", a.bold(name), a.bold(field))
-					fmt.Fprintln(w, prettyJSON(v))
-					return nil
-				})
+				return a.emitField(raw, "trigger", name, field)
 			}
 			return a.emit(raw, func(w io.Writer) error {
 				a.ok("got trigger %s", a.bold(name))
