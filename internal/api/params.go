@@ -178,6 +178,19 @@ func listEntities(w *responseWriter, r *http.Request, collection string,
 	return writeJSON(w, http.StatusOK, items)
 }
 
+// readPut reads a PUT of an entity whose body may be empty (a trigger, a
+// rule) into put, and its ?overwrite.
+func (s *Server) readPut(w *responseWriter, r *http.Request, put any) (overwrite bool, err error) {
+	if overwrite, err = boolParam(r.URL.Query(), "overwrite", false); err != nil {
+		return false, err
+	}
+	body, err := s.readBody(w, r, s.cfg.MaxEntityBytes)
+	if err != nil {
+		return false, err
+	}
+	return overwrite, decodeOptional(body, put)
+}
+
 // decodeOptional decodes a request body into v; an empty body leaves v as
 // it is (a PUT that changes nothing).
 func decodeOptional(body []byte, v any) error {

@@ -28,16 +28,9 @@ func (s *Server) rule(w *responseWriter, r *http.Request, req *request) error {
 	}
 	switch r.Method {
 	case http.MethodPut:
-		overwrite, err := boolParam(r.URL.Query(), "overwrite", false)
-		if err != nil {
-			return err
-		}
-		body, err := s.readBody(w, r, s.cfg.MaxEntityBytes)
-		if err != nil {
-			return err
-		}
 		put := new(whisk.RulePut)
-		if err := decodeOptional(body, put); err != nil {
+		overwrite, err := s.readPut(w, r, put)
+		if err != nil {
 			return err
 		}
 		rule, err := s.ctl.PutRule(r.Context(), req.id, ns, name, put, overwrite)

@@ -38,16 +38,9 @@ func (s *Server) trigger(w *responseWriter, r *http.Request, req *request) error
 	}
 	switch r.Method {
 	case http.MethodPut:
-		overwrite, err := boolParam(r.URL.Query(), "overwrite", false)
-		if err != nil {
-			return err
-		}
-		body, err := s.readBody(w, r, s.cfg.MaxEntityBytes)
-		if err != nil {
-			return err
-		}
 		put := new(whisk.TriggerPut)
-		if err := decodeOptional(body, put); err != nil {
+		overwrite, err := s.readPut(w, r, put)
+		if err != nil {
 			return err
 		}
 		t, err := s.ctl.PutTrigger(r.Context(), req.id, ns, name, put, overwrite)
